@@ -1,0 +1,218 @@
+"""The `speech-monitor` command: parses arguments, calls the library, formats the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _say_problems(problems) -> None:
+    # One plain line per problem (file:line: message), so editors and CI can jump to it.
+    for p in problems:
+        print(str(p), file=sys.stderr)
+
+
+def _load(paths: Sequence[str] | None, verify: bool = True):
+    from .rules import RuleSet
+
+    return RuleSet.load(paths or None, verify=verify)
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    ruleset, problems = _load(args.paths)
+    _say_problems(problems)
+    console = _console()
+    for pack in ruleset.packs:
+        console.print(f"[green]ok[/]  {pack.id} {pack.version}  {len(pack.rules)} rules  {pack.path}")
+    bad = sorted({p.path for p in problems})
+    for path in bad:
+        console.print(f"[red]refused[/]  {path}")
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .rules import verify_rule
+
+    ruleset, problems = _load(args.paths, verify=False)
+    _say_problems(problems)
+    table = Table(title="rule examples")
+    for col in ("pack", "rules", "examples", "failed"):
+        table.add_column(col, justify="right" if col != "pack" else "left")
+    failures = 0
+    for pack in ruleset.packs:
+        n_examples = n_failed = 0
+        for rule in pack.rules:
+            n_examples += len(rule.match_examples) + len(rule.no_match_examples)
+            for problem in verify_rule(rule, ruleset.analyzer):
+                print(f"FAIL {problem}", file=sys.stderr)
+                n_failed += 1
+        failures += n_failed
+        style = "red" if n_failed else "green"
+        table.add_row(pack.id, str(len(pack.rules)), str(n_examples), f"[{style}]{n_failed}[/]")
+    console = _console()
+    console.print(table)
+    total = sum(len(r.match_examples) + len(r.no_match_examples) for r in ruleset.rules)
+    print(f"{total - failures} passed, {failures} failed")
+    if problems:
+        return EXIT_USAGE
+    return EXIT_FAIL if failures else EXIT_OK
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    ruleset, problems = _load(args.paths)
+    _say_problems(problems)
+    if args.json:
+        for r in ruleset.rules:
+            row = {
+                "rule_id": r.id,
+                "pack": r.pack,
+                "category": r.category,
+                "severity": r.severity,
+                "message": r.message,
+                "suggestion": r.suggestion,
+                "required": r.required,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        table = Table(title=f"{len(ruleset.rules)} rules in {len(ruleset.packs)} packs")
+        for col in ("rule", "category", "severity", "message"):
+            table.add_column(col, overflow="fold")
+        for r in ruleset.rules:
+            table.add_row(r.id, r.category, f"[{SEVERITY_STYLE[r.severity]}]{r.severity}[/]", r.message)
+        _console().print(table)
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def _input_lines(text: Sequence[str]) -> list[str]:
+    if not text or list(text) == ["-"]:
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    return [" ".join(text)]
+
+
+def cmd_rules_match(args: argparse.Namespace) -> int:
+    ruleset, problems = _load(args.rules)
+    _say_problems(problems)
+    found = False
+    console = None if args.json else _console()
+    for n, line in enumerate(_input_lines(args.text), start=1):
+        hits = ruleset.match(line)
+        found = found or bool(hits)
+        if args.json:
+            row = {"line": n, "text": line, "hits": [h.to_json() for h in hits]}
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            assert console is not None
+            marks = ", ".join(f"[{SEVERITY_STYLE[h.severity]}]{h.rule_id}[/] «{h.matched}»" for h in hits) or "[green]ok[/]"
+            console.print(f"{n}: {marks}")
+    if problems:
+        return EXIT_USAGE
+    return EXIT_FAIL if (found and args.fail_on_hit) else EXIT_OK
+
+
+def cmd_rules_explain(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    ruleset, problems = _load(args.rules)
+    _say_problems(problems)
+    console = _console()
+    for line in _input_lines(args.text):
+        doc = ruleset.analyze(line)
+        hits = ruleset.match(doc)
+        shown = Text(line)
+        for h in sorted(hits, key=lambda h: h.severity != "critical"):
+            shown.stylize(f"reverse {SEVERITY_STYLE[h.severity]}", h.start, h.end)
+        console.print(shown)
+        if doc.norm != line:
+            console.print(Text(f"normalised: {doc.norm}", style="dim"))
+        tokens = Table(box=None, pad_edge=False)
+        for col in ("surface", "lemma", "reading", "pos", "cform"):
+            tokens.add_column(col, style="dim" if col in ("pos", "cform") else None)
+        for t in doc.tokens:
+            tokens.add_row(t.surface, t.lemma, t.reading, f"{t.pos}/{t.pos2}", t.cform)
+        console.print(tokens)
+        console.print(Text(f"folded reading: {doc.reading}", style="dim"))
+        if not hits:
+            console.print("[green]no hits[/]\n")
+            continue
+        table = Table(title="hits", title_justify="left")
+        for col in ("rule", "severity", "matched", "message", "suggestion"):
+            table.add_column(col, overflow="fold")
+        for h in hits:
+            table.add_row(h.rule_id, f"[{SEVERITY_STYLE[h.severity]}]{h.severity}[/]", h.matched, h.message, h.suggestion)
+        console.print(table)
+        console.print()
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speech-monitor",
+        description="Real-time compliance monitor for Japanese call centres.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    rules = sub.add_parser("rules", help="check, test and try rule packs", description="Check, test and try rule packs.")
+    rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
+    rsub.required = True
+
+    p = rsub.add_parser("check", help="compile packs; print file:line for every problem (exit 2)")
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: rules/)")
+    p.set_defaults(func=cmd_rules_check)
+
+    p = rsub.add_parser("test", help="run every rule's examples (exit 1 if one fails)")
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: rules/)")
+    p.set_defaults(func=cmd_rules_test)
+
+    p = rsub.add_parser("list", help="list the loaded rules")
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: rules/)")
+    p.add_argument("--json", action="store_true", help="one JSON object per rule")
+    p.set_defaults(func=cmd_rules_list)
+
+    p = rsub.add_parser("match", help="match text: one result per input line")
+    p.add_argument("text", nargs="*", help="the text; '-' or nothing reads lines from stdin")
+    p.add_argument("--json", action="store_true", help='one JSON object per line: {"line", "text", "hits"}')
+    p.add_argument("--rules", action="append", metavar="PATH", help="pack file or folder (repeatable; default: rules/)")
+    p.add_argument("--fail-on-hit", action="store_true", help="exit 1 when any line has a hit")
+    p.set_defaults(func=cmd_rules_match)
+
+    p = rsub.add_parser("explain", help="show tokens, readings and hits for text")
+    p.add_argument("text", nargs="*", help="the text; '-' or nothing reads lines from stdin")
+    p.add_argument("--rules", action="append", metavar="PATH", help="pack file or folder (repeatable; default: rules/)")
+    p.set_defaults(func=cmd_rules_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except RuntimeError as e:
+        # Missing optional pieces (a library, a device) raise RuntimeError with the fix in it.
+        print(f"speech-monitor: {e}", file=sys.stderr)
+        return EXIT_USAGE

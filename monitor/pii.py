@@ -1,0 +1,198 @@
+"""Personal-information detectors over digits as Whisper writes them spoken.
+
+Whisper writes a number read aloud as `4580`, `4、5、8、0`, `4 5 8 0`, `四五八〇`, `〇九〇`,
+`よんごーはちぜろ` or `090の1234の5678`; no library reads all of these, so `digit_runs` turns
+them into plain digit strings with the places each digit came from (for masking).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from .text import Doc
+
+__all__ = ["DETECTORS", "DigitRun", "PiiFinder", "PiiSpan", "digit_runs", "luhn_ok", "mask_text", "mynumber_ok"]
+
+_KANA_DIGITS = {
+    "ゼロ": "0", "ぜろ": "0", "れい": "0", "レイ": "0", "まる": "0", "マル": "0",
+    "いち": "1", "イチ": "1",
+    "にい": "2", "にー": "2", "ニー": "2", "に": "2", "ニ": "2",
+    "さん": "3", "サン": "3",
+    "よん": "4", "ヨン": "4", "し": "4", "シ": "4",
+    "ごう": "5", "ごー": "5", "ゴー": "5", "ゴウ": "5", "ご": "5", "ゴ": "5",
+    "ろく": "6", "ロク": "6",
+    "なな": "7", "ナナ": "7", "しち": "7", "シチ": "7",
+    "はち": "8", "ハチ": "8",
+    "きゅう": "9", "きゅー": "9", "キュウ": "9", "キュー": "9", "く": "9", "ク": "9",
+}  # fmt: skip
+_KANJI_DIGITS = dict(zip("〇零一二三四五六七八九", "00123456789"))
+_SEP = r"(?:[\s、,，・.\-/]|の)?"
+_NUM_UNIT = "[0-9]+|[〇零一二三四五六七八九]"
+_KANA_UNIT = "|".join(sorted((re.escape(k) for k in _KANA_DIGITS), key=len, reverse=True))
+# A number read aloud: digit units with at most one separator between them. Digits and kana
+# readings never mix in one number, or 「5678に変更」 would read as 56782.
+_RUNS = [re.compile(rf"(?:{u})(?:{_SEP}(?:{u}))*") for u in (_NUM_UNIT, _KANA_UNIT)]
+_UNIT_RE = re.compile(f"{_NUM_UNIT}|{_KANA_UNIT}")
+
+
+@dataclass(frozen=True, slots=True)
+class DigitRun:
+    """A number in the normalised text: its digits and where each of its units stands."""
+
+    digits: str
+    start: int
+    end: int
+    units: tuple[tuple[int, int], ...]
+
+
+def digit_runs(norm: str) -> list[DigitRun]:
+    """Every spoken or written number in normalised text."""
+    runs: list[DigitRun] = []
+    for pattern in _RUNS:
+        for m in pattern.finditer(norm):
+            units = [(m.start() + u.start(), m.start() + u.end()) for u in _UNIT_RE.finditer(m.group())]
+            texts = [norm[a:b] for a, b in units]
+            if texts[0] in _KANA_DIGITS:
+                # Kana digits are ordinary syllables too (に, し, ご, く): only a run of four or
+                # more, not all of them one-syllable particles, is taken as a number.
+                if len(units) < 4 or all(len(t) == 1 for t in texts):
+                    continue
+                digits = "".join(_KANA_DIGITS[t] for t in texts)
+            else:
+                digits = "".join(_KANJI_DIGITS.get(t, t) for t in texts)
+            runs.append(DigitRun(digits, m.start(), m.end(), tuple(units)))
+    runs.sort(key=lambda r: r.start)
+    return runs
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check that every payment card number passes."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def mynumber_ok(digits: str) -> bool:
+    """The check digit of a 12-digit 個人番号 (番号法施行令 8条)."""
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    body = [int(c) for c in digits[:11]][::-1]
+    s = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(body, start=1))
+    r = s % 11
+    check = 0 if r <= 1 else 11 - r
+    return check == int(digits[11])
+
+
+def _phone_ok(digits: str) -> bool:
+    if not (digits.startswith("0") and 10 <= len(digits) <= 11):
+        return False
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - declared dependency
+        return re.fullmatch(r"0[6-9]0\d{8}|0120\d{6}|0800\d{7}|0[1-9]\d{8}", digits) is not None
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, "JP"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+_KEYWORDS = {
+    "card": re.compile(r"カード|クレジット|card", re.I),
+    "mynumber": re.compile(r"マイナンバー|個人番号"),
+    "pin": re.compile(r"暗証番号|PIN|ピン番号|ピンコード|パスコード|暗証", re.I),
+    "security_code": re.compile(
+        r"セキュリティー?コード|CVV|CVC|裏面の(?:3|三|さん)桁|裏面の番号|裏面に記載の番号", re.I
+    ),
+    "account": re.compile(r"口座番号|口座の番号"),
+    "password": re.compile(r"パスワード|password", re.I),
+}
+# How far after its keyword a number may stand (normalised characters).
+_NEAR = 16
+_PASSWORD_VALUE = re.compile(r"(?:は|が|を|の)?[\s:：]*([A-Za-z0-9][A-Za-z0-9!#$%&*+\-_.@]{2,})")
+
+
+@dataclass(frozen=True, slots=True)
+class PiiSpan:
+    """A detected piece of personal information: a span of normalised text and what to mask."""
+
+    start: int
+    end: int
+    mask: tuple[tuple[int, int], ...]
+
+
+class PiiFinder:
+    """Runs the detectors over one doc, computing the digit runs once."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+
+    @cached_property
+    def runs(self) -> list[DigitRun]:
+        return digit_runs(self.doc.norm)
+
+    def _after_keyword(self, kind: str, lo: int, hi: int) -> list[PiiSpan]:
+        found: list[PiiSpan] = []
+        for k in _KEYWORDS[kind].finditer(self.doc.norm):
+            for run in self.runs:
+                if run.start >= k.end() and run.start - k.end() <= _NEAR and lo <= len(run.digits) <= hi:
+                    found.append(PiiSpan(k.start(), run.end, run.units))
+                    break
+        return found
+
+    def find(self, kind: str) -> list[PiiSpan]:
+        return getattr(self, "_" + kind)()
+
+    def _card(self) -> list[PiiSpan]:
+        found = [PiiSpan(r.start, r.end, r.units) for r in self.runs if 13 <= len(r.digits) <= 19 and luhn_ok(r.digits)]
+        # Whisper garbles a digit now and then: after カード, any 14–19 digits are a card number.
+        return found + self._after_keyword("card", 14, 19)
+
+    def _mynumber(self) -> list[PiiSpan]:
+        found = [PiiSpan(r.start, r.end, r.units) for r in self.runs if mynumber_ok(r.digits)]
+        return found + self._after_keyword("mynumber", 12, 12)
+
+    def _phone(self) -> list[PiiSpan]:
+        return [PiiSpan(r.start, r.end, r.units) for r in self.runs if _phone_ok(r.digits)]
+
+    def _pin(self) -> list[PiiSpan]:
+        return self._after_keyword("pin", 4, 6)
+
+    def _security_code(self) -> list[PiiSpan]:
+        return self._after_keyword("security_code", 3, 4)
+
+    def _account(self) -> list[PiiSpan]:
+        return self._after_keyword("account", 6, 8)
+
+    def _password(self) -> list[PiiSpan]:
+        found = self._after_keyword("password", 4, 32)
+        if found:
+            return found
+        norm = self.doc.norm
+        for k in _KEYWORDS["password"].finditer(norm):
+            m = _PASSWORD_VALUE.match(norm, k.end())
+            if m and m.start(1) - k.end() <= _NEAR:
+                found.append(PiiSpan(k.start(), m.end(1), ((m.start(1), m.end(1)),)))
+        return found
+
+
+DETECTORS = ("card", "mynumber", "phone", "pin", "security_code", "account", "password")
+
+
+def mask_text(doc: Doc, start: int, end: int, masks: list[tuple[int, int]]) -> str:
+    """The original text of normalised [start, end) with the masked spans replaced by `*`."""
+    o_start, o_end = doc.span(start, end)
+    chars = list(doc.text[o_start:o_end])
+    for m_start, m_end in masks:
+        a, b = doc.span(m_start, m_end)
+        for i in range(max(a, o_start), min(b, o_end)):
+            if not doc.text[i].isspace():
+                chars[i - o_start] = "*"
+    return "".join(chars)

@@ -1,0 +1,238 @@
+"""Text preparation: normalisation with an offset map, tokens, and folded readings.
+
+Every later stage works on a `Doc`, which keeps the text as it was given next to the normalised
+text, so a hit found on normalised text always reports offsets into the original.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Analyzer", "Doc", "Token", "fold_reading", "fold_readings", "normalize", "to_katakana"]
+
+# Half-width voicing marks and combining marks join the character before them under NFKC
+# (ﾊﾞ -> バ), so they are normalised together with it.
+_JOINERS = {"\uff9e", "\uff9f", "\u3099", "\u309a"}
+_DASHES = set("ー－‐‑‒–—―−ｰ-")
+_PUNCT_POS = {"補助記号", "空白"}
+
+
+def _is_ascii_word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def normalize(text: str) -> tuple[str, list[int], list[int]]:
+    """NFKC, drop the spaces Whisper scatters between Japanese words, fold dashes between digits.
+
+    Returns:
+        The normalised text and, for each of its characters, where the original character(s) it
+        came from start and end.
+    """
+    chunks: list[tuple[str, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and text[j] in _JOINERS:
+            j += 1
+        chunks.append((unicodedata.normalize("NFKC", text[i:j]), i))
+        i = j
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for k, (chunk, start) in enumerate(chunks):
+        if chunk.isspace() or not chunk:
+            prev = out[-1] if out else ""
+            nxt = next((c for c, _ in chunks[k + 1 :] if c and not c.isspace()), "")
+            if not (_is_ascii_word(prev[-1:]) and _is_ascii_word(nxt[:1])):
+                continue
+            chunk = " "
+        end = chunks[k + 1][1] if k + 1 < len(chunks) else n
+        for ch in chunk:
+            out.append(ch)
+            starts.append(start)
+            ends.append(end)
+    # Dashes between digits are hyphens (090ー1234); elsewhere ー is a long vowel (メール).
+    for k in range(1, len(out) - 1):
+        if out[k] in _DASHES and out[k - 1].isdigit() and out[k + 1].isdigit():
+            out[k] = "-"
+    return "".join(out), starts, ends
+
+
+_SMALL = str.maketrans("ァィゥェォヵヶヮヲヂヅ", "アイウエオカケワオジズ")
+_VOWEL_ROWS = {
+    "a": "アカガサザタダナハバパマヤャラワ",
+    "i": "イキギシジチヂニヒビピミリ",
+    "u": "ウクグスズツヅヌフブプムユュルヴ",
+    "e": "エケゲセゼテデネヘベペメレ",
+    "o": "オコゴソゾトドノホボポモヨョロヲ",
+}
+_VOWEL_OF = {ch: v for v, chars in _VOWEL_ROWS.items() for ch in chars}
+# Which vowel letter lengthens which row: おう/おお -> オー, えい/ええ -> エー, うう -> ウー ...
+_LENGTHENS = {"a": "ア", "i": "イ", "u": "ウ", "e": "エイ", "o": "ウオ"}
+
+
+def to_katakana(text: str) -> str:
+    """Hiragana to katakana; everything else unchanged."""
+    return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
+
+
+def fold_readings(parts: list[str]) -> tuple[str, list[int]]:
+    """Fold katakana readings as one string, so that the spellings Whisper picks for one sound
+    compare equal, even when a long vowel is split over two tokens (も|う).
+
+    Returns:
+        The folded string and where each part starts in it (plus the end).
+    """
+    out: list[str] = []
+    starts: list[int] = []
+    prev_vowel = ""
+    for part in parts:
+        starts.append(len(out))
+        for ch in to_katakana(part):
+            if ch in "ァィゥェォ" and out:
+                big = ch.translate(_SMALL)
+                if not (prev_vowel and big == _LENGTHENS[prev_vowel][0]):
+                    # A small vowel after another row is a sound of its own (ティ, ファ).
+                    out.append(ch)
+                    prev_vowel = _VOWEL_OF.get(big, "")
+                    continue
+                ch = "ー"  # ネェ -> ネー
+            ch = ch.translate(_SMALL)
+            if ch == "ー" or (prev_vowel and ch in _LENGTHENS[prev_vowel]):
+                if out and out[-1] != "ー":
+                    out.append("ー")
+                continue
+            out.append(ch)
+            prev_vowel = _VOWEL_OF.get(ch, "")
+    starts.append(len(out))
+    return "".join(out), starts
+
+
+@lru_cache(maxsize=65536)
+def fold_reading(reading: str) -> str:
+    """`fold_readings` of a single reading."""
+    return fold_readings([reading])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of the normalised text."""
+
+    surface: str
+    lemma: str
+    orth: str
+    reading: str  # pronunciation in katakana, long vowels as ー; the surface for unknown words
+    pos: str
+    pos2: str
+    cform: str
+    start: int  # offsets into the normalised text
+    end: int
+
+    @property
+    def is_punct(self) -> bool:
+        return self.pos in _PUNCT_POS
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A line of text, prepared once for every rule."""
+
+    text: str  # as given
+    norm: str
+    starts: tuple[int, ...]  # normalised index -> where its original character(s) start
+    ends: tuple[int, ...]  # ... and end
+    tokens: tuple[Token, ...]
+    words: tuple[Token, ...]  # tokens without punctuation: what token patterns walk
+    reading: str  # folded readings of `words`, concatenated
+    reading_starts: tuple[int, ...]  # reading offset where each word starts (+ the end)
+
+    @property
+    def boundaries(self) -> frozenset[int]:
+        """Normalised offsets where a token starts or ends."""
+        return frozenset(b for t in self.tokens for b in (t.start, t.end))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalised [start, end) to the original text."""
+        if end <= start:
+            at = self.starts[start] if start < len(self.starts) else len(self.text)
+            return at, at
+        return self.starts[start], self.ends[end - 1]
+
+
+class Analyzer:
+    """Turns text into a `Doc` with fugashi + unidic-lite. Thread-safe; one tagger per thread."""
+
+    def __init__(self) -> None:
+        try:
+            import fugashi  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise RuntimeError(
+                "text analysis requires fugashi and unidic-lite: pip install fugashi unidic-lite"
+            ) from e
+        self._local = threading.local()
+
+    def _tagger(self):
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            import fugashi
+
+            tagger = self._local.tagger = fugashi.Tagger()
+        return tagger
+
+    def tokens(self, norm: str) -> list[Token]:
+        """Tokenise already-normalised text."""
+        result: list[Token] = []
+        pos = 0
+        for w in self._tagger()(norm):
+            surface = w.surface
+            start = norm.find(surface, pos)
+            if start < 0:  # MeCab never rewrites text, but stay safe
+                start = pos
+            end = start + len(surface)
+            pos = end
+            f = w.feature
+            parts = w.pos.split(",")
+            lemma = getattr(f, "lemma", None) or surface
+            if "-" in lemma and not lemma.startswith("-"):
+                # Loanwords carry their source word: カード-card -> カード.
+                lemma = lemma.split("-", 1)[0]
+            orth = getattr(f, "orthBase", None) or surface
+            reading = getattr(f, "pron", None) or to_katakana(surface)
+            if reading == "*":
+                reading = to_katakana(surface)
+            cform = getattr(f, "cForm", None) or "*"
+            result.append(
+                Token(
+                    surface=surface,
+                    lemma=lemma,
+                    orth=orth,
+                    reading=reading,
+                    pos=parts[0],
+                    pos2=parts[1] if len(parts) > 1 else "*",
+                    cform=cform,
+                    start=start,
+                    end=end,
+                )
+            )
+        return result
+
+    def analyze(self, text: str) -> Doc:
+        norm, starts, ends = normalize(text)
+        tokens = self.tokens(norm)
+        words = tuple(t for t in tokens if not t.is_punct)
+        reading, reading_starts = fold_readings(
+            [t.surface.upper() if t.surface.isascii() else t.reading for t in words]
+        )
+        return Doc(
+            text=text,
+            norm=norm,
+            starts=tuple(starts),
+            ends=tuple(ends),
+            tokens=tuple(tokens),
+            words=words,
+            reading=reading,
+            reading_starts=tuple(reading_starts),
+        )
