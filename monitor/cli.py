@@ -120,7 +120,9 @@ def cmd_rules_match(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         else:
             assert console is not None
-            marks = ", ".join(f"[{SEVERITY_STYLE[h.severity]}]{h.rule_id}[/] «{h.matched}»" for h in hits) or "[green]ok[/]"
+            marks = (
+                ", ".join(f"[{SEVERITY_STYLE[h.severity]}]{h.rule_id}[/] «{h.matched}»" for h in hits) or "[green]ok[/]"
+            )
             console.print(f"{n}: {marks}")
     if problems:
         return EXIT_USAGE
@@ -157,7 +159,9 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
         for col in ("rule", "severity", "matched", "message", "suggestion"):
             table.add_column(col, overflow="fold")
         for h in hits:
-            table.add_row(h.rule_id, f"[{SEVERITY_STYLE[h.severity]}]{h.severity}[/]", h.matched, h.message, h.suggestion)
+            table.add_row(
+                h.rule_id, f"[{SEVERITY_STYLE[h.severity]}]{h.severity}[/]", h.matched, h.message, h.suggestion
+            )
         console.print(table)
         console.print()
     return EXIT_USAGE if problems else EXIT_OK
@@ -172,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    rules = sub.add_parser("rules", help="check, test and try rule packs", description="Check, test and try rule packs.")
+    rules = sub.add_parser(
+        "rules", help="check, test and try rule packs", description="Check, test and try rule packs."
+    )
     rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     rsub.required = True
 

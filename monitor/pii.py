@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from .text import Doc
+from .text import Doc, fold_reading, to_katakana
 
 __all__ = ["DETECTORS", "DigitRun", "PiiFinder", "PiiSpan", "digit_runs", "luhn_ok", "mask_text", "mynumber_ok"]
 
@@ -27,7 +27,7 @@ _KANA_DIGITS = {
     "はち": "8", "ハチ": "8",
     "きゅう": "9", "きゅー": "9", "キュウ": "9", "キュー": "9", "く": "9", "ク": "9",
 }  # fmt: skip
-_KANJI_DIGITS = dict(zip("〇零一二三四五六七八九", "00123456789"))
+_KANJI_DIGITS = dict(zip("〇零一二三四五六七八九", "00123456789", strict=True))
 _SEP = r"(?:[\s、,，・.\-/]|の)?"
 _NUM_UNIT = "[0-9]+|[〇零一二三四五六七八九]"
 _KANA_UNIT = "|".join(sorted((re.escape(k) for k in _KANA_DIGITS), key=len, reverse=True))
@@ -104,7 +104,7 @@ def _phone_ok(digits: str) -> bool:
         return False
 
 
-_KEYWORDS = {
+_KEYWORD_SOURCES = {
     "card": re.compile(r"カード|クレジット|card", re.I),
     "mynumber": re.compile(r"マイナンバー|個人番号"),
     "pin": re.compile(r"暗証番号|PIN|ピン番号|ピンコード|パスコード|暗証", re.I),
@@ -113,6 +113,16 @@ _KEYWORDS = {
     ),
     "account": re.compile(r"口座番号|口座の番号"),
     "password": re.compile(r"パスワード|password", re.I),
+}
+_KEYWORDS = {k: re.compile(to_katakana(p.pattern), p.flags) for k, p in _KEYWORD_SOURCES.items()}
+# The same keywords by reading, for the homophones Whisper writes (講座番号, 安床番号).
+_KEYWORD_READINGS = {
+    "card": ["カード"],
+    "mynumber": ["コジンバンゴー", "マイナンバー"],
+    "pin": ["アンショーバンゴー", "アンショー"],
+    "security_code": ["セキュリティコード", "セキュリティーコード"],
+    "account": ["コーザバンゴー"],
+    "password": ["パスワード"],
 }
 # How far after its keyword a number may stand (normalised characters).
 _NEAR = 16
@@ -138,14 +148,27 @@ class PiiFinder:
     def runs(self) -> list[DigitRun]:
         return digit_runs(self.doc.norm)
 
+    @cached_property
+    def katakana(self) -> str:
+        # Keywords are looked for in katakana, so かーど and カード are one word.
+        return to_katakana(self.doc.norm)
+
+    def keywords(self, kind: str) -> list[tuple[int, int]]:
+        """Where a keyword of this kind stands, by spelling or by reading."""
+        spans = {(k.start(), k.end()) for k in _KEYWORDS[kind].finditer(self.katakana)}
+        for reading in _KEYWORD_READINGS[kind]:
+            spans.update(self.doc.find_reading(fold_reading(reading)))
+        return sorted(spans)
+
     def _after_keyword(self, kind: str, lo: int, hi: int) -> list[PiiSpan]:
-        found: list[PiiSpan] = []
-        for k in _KEYWORDS[kind].finditer(self.doc.norm):
+        found: dict[int, PiiSpan] = {}
+        for k_start, k_end in self.keywords(kind):
             for run in self.runs:
-                if run.start >= k.end() and run.start - k.end() <= _NEAR and lo <= len(run.digits) <= hi:
-                    found.append(PiiSpan(k.start(), run.end, run.units))
+                if run.start >= k_end and run.start - k_end <= _NEAR and lo <= len(run.digits) <= hi:
+                    # One number is one finding, however many keywords stand before it.
+                    found.setdefault(run.start, PiiSpan(k_start, run.end, run.units))
                     break
-        return found
+        return list(found.values())
 
     def find(self, kind: str) -> list[PiiSpan]:
         return getattr(self, "_" + kind)()
@@ -176,10 +199,10 @@ class PiiFinder:
         if found:
             return found
         norm = self.doc.norm
-        for k in _KEYWORDS["password"].finditer(norm):
-            m = _PASSWORD_VALUE.match(norm, k.end())
-            if m and m.start(1) - k.end() <= _NEAR:
-                found.append(PiiSpan(k.start(), m.end(1), ((m.start(1), m.end(1)),)))
+        for k_start, k_end in self.keywords("password"):
+            m = _PASSWORD_VALUE.match(norm, k_end)
+            if m and m.start(1) - k_end <= _NEAR:
+                found.append(PiiSpan(k_start, m.end(1), ((m.start(1), m.end(1)),)))
         return found
 
 

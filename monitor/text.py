@@ -79,42 +79,70 @@ def to_katakana(text: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
-def fold_readings(parts: list[str]) -> tuple[str, list[int]]:
-    """Fold katakana readings as one string, so that the spellings Whisper picks for one sound
-    compare equal, even when a long vowel is split over two tokens (も|う).
+_SAME_VOWEL = {"a": "ア", "i": "イ", "u": "ウ", "e": "エ", "o": "オ"}
 
-    Returns:
-        The folded string and where each part starts in it (plus the end).
+
+@dataclass(frozen=True, slots=True)
+class FoldedReadings:
+    """Readings folded as one string, and how to read it from the start of each part."""
+
+    text: str
+    starts: tuple[int, ...]  # where each part starts in `text` (plus the end)
+    # For a part whose first vowel was folded into the part before (カイ|イッ -> カイーッ):
+    # the part's own first character and how many characters of `text` it stands for.
+    heads: tuple[tuple[str, int] | None, ...]
+
+    def at(self, i: int, n: int) -> str:
+        """The first n characters of the reading from part i, as if the text began there."""
+        head = self.heads[i]
+        r = self.starts[i]
+        if head is None:
+            return self.text[r : r + n]
+        return (head[0] + self.text[r + head[1] : r + head[1] + n])[:n]
+
+
+def fold_readings(parts: list[str], fresh: frozenset[int] = frozenset()) -> FoldedReadings:
+    """Fold katakana readings as one string, so that the spellings Whisper picks for one sound
+    compare equal however the tokenizer split them (もう|かる, も|う|かる, ナンカイ|イッタ).
+
+    Args:
+        parts: the readings, in order.
+        fresh: indexes of parts whose first vowel never lengthens the part before (the prefix
+            お: 分も|お申し込み is not ブンモー).
     """
     out: list[str] = []
     starts: list[int] = []
+    heads: list[tuple[str, int] | None] = []
     prev_vowel = ""
-    for part in parts:
+    for i, part in enumerate(parts):
         starts.append(len(out))
-        for ch in to_katakana(part):
-            if ch in "ァィゥェォ" and out:
-                big = ch.translate(_SMALL)
-                if not (prev_vowel and big == _LENGTHENS[prev_vowel][0]):
-                    # A small vowel after another row is a sound of its own (ティ, ファ).
-                    out.append(ch)
-                    prev_vowel = _VOWEL_OF.get(big, "")
-                    continue
-                ch = "ー"  # ネェ -> ネー
-            ch = ch.translate(_SMALL)
-            if ch == "ー" or (prev_vowel and ch in _LENGTHENS[prev_vowel]):
+        heads.append(None)
+        if i in fresh:
+            prev_vowel = ""
+        for k, ch in enumerate(to_katakana(part)):
+            before = len(out)
+            big = ch.translate(_SMALL)
+            if ch in "ァィゥェォ" and out and not (prev_vowel and big == _SAME_VOWEL[prev_vowel]):
+                # A small vowel after another row is a sound of its own (ティ, ファ).
+                out.append(ch)
+                prev_vowel = _VOWEL_OF.get(big, "")
+                continue
+            if ch in "ァィゥェォ" or big == "ー" or (prev_vowel and big in _LENGTHENS[prev_vowel]):
                 if out and out[-1] != "ー":
                     out.append("ー")
+                if k == 0 and i > 0 and big != "ー":
+                    heads[-1] = (big, len(out) - before)
                 continue
-            out.append(ch)
-            prev_vowel = _VOWEL_OF.get(ch, "")
+            out.append(big)
+            prev_vowel = _VOWEL_OF.get(big, "")
     starts.append(len(out))
-    return "".join(out), starts
+    return FoldedReadings("".join(out), tuple(starts), tuple(heads))
 
 
 @lru_cache(maxsize=65536)
 def fold_reading(reading: str) -> str:
-    """`fold_readings` of a single reading."""
-    return fold_readings([reading])[0]
+    """`fold_readings` of a single reading, as a string."""
+    return fold_readings([reading]).text
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +152,7 @@ class Token:
     surface: str
     lemma: str
     orth: str
-    reading: str  # pronunciation in katakana, long vowels as ー; the surface for unknown words
+    reading: str  # katakana reading as spelled (は is ハ); the surface for unknown words
     pos: str
     pos2: str
     cform: str
@@ -146,13 +174,40 @@ class Doc:
     ends: tuple[int, ...]  # ... and end
     tokens: tuple[Token, ...]
     words: tuple[Token, ...]  # tokens without punctuation: what token patterns walk
-    reading: str  # folded readings of `words`, concatenated
-    reading_starts: tuple[int, ...]  # reading offset where each word starts (+ the end)
+    folded: FoldedReadings  # the readings of `words`, folded as one string
+    boundaries: frozenset[int]  # normalised offsets where a token starts or ends
 
     @property
-    def boundaries(self) -> frozenset[int]:
-        """Normalised offsets where a token starts or ends."""
-        return frozenset(b for t in self.tokens for b in (t.start, t.end))
+    def reading(self) -> str:
+        return self.folded.text
+
+    @property
+    def reading_starts(self) -> tuple[int, ...]:
+        return self.folded.starts
+
+    def find_reading(self, folded: str, word: int | None = None) -> list[tuple[int, int]]:
+        """Normalised spans whose folded reading is `folded`, starting and ending on word
+        boundaries; only at word index `word` when given."""
+        spans: list[tuple[int, int]] = []
+        f = self.folded
+        starts = f.starts
+        for i in range(len(self.words)) if word is None else (word,):
+            r = starts[i]
+            head = f.heads[i]
+            if head is None:
+                if not f.text.startswith(folded, r):
+                    continue
+                r_end = r + len(folded)
+            else:
+                if not folded.startswith(head[0]) or not f.text.startswith(folded[1:], r + head[1]):
+                    continue
+                r_end = r + head[1] + len(folded) - 1
+            for j in range(i + 1, len(starts)):
+                if starts[j] == r_end:
+                    spans.append((self.words[i].start, self.words[j - 1].end))
+                if starts[j] >= r_end:
+                    break
+        return spans
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised [start, end) to the original text."""
@@ -169,9 +224,7 @@ class Analyzer:
         try:
             import fugashi  # noqa: F401
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "text analysis requires fugashi and unidic-lite: pip install fugashi unidic-lite"
-            ) from e
+            raise RuntimeError("text analysis requires fugashi and unidic-lite: pip install fugashi unidic-lite") from e
         self._local = threading.local()
 
     def _tagger(self):
@@ -200,7 +253,9 @@ class Analyzer:
                 # Loanwords carry their source word: カード-card -> カード.
                 lemma = lemma.split("-", 1)[0]
             orth = getattr(f, "orthBase", None) or surface
-            reading = getattr(f, "pron", None) or to_katakana(surface)
+            # The spelled reading (kana), not the pronunciation: pron reads the particle は as ワ,
+            # and この方は would then read as かたわ. Folding evens out the long vowels.
+            reading = getattr(f, "kana", None) or getattr(f, "pron", None) or to_katakana(surface)
             if reading == "*":
                 reading = to_katakana(surface)
             cform = getattr(f, "cForm", None) or "*"
@@ -223,8 +278,9 @@ class Analyzer:
         norm, starts, ends = normalize(text)
         tokens = self.tokens(norm)
         words = tuple(t for t in tokens if not t.is_punct)
-        reading, reading_starts = fold_readings(
-            [t.surface.upper() if t.surface.isascii() else t.reading for t in words]
+        folded = fold_readings(
+            [t.surface.upper() if t.surface.isascii() else t.reading for t in words],
+            frozenset(i for i, t in enumerate(words) if t.pos == "接頭辞"),
         )
         return Doc(
             text=text,
@@ -233,6 +289,6 @@ class Analyzer:
             ends=tuple(ends),
             tokens=tuple(tokens),
             words=words,
-            reading=reading,
-            reading_starts=tuple(reading_starts),
+            folded=folded,
+            boundaries=frozenset(b for t in tokens for b in (t.start, t.end)),
         )

@@ -1,0 +1,170 @@
+"""Each pattern kind, against the spellings and splits Whisper produces."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.rules import RuleSet
+
+from .conftest import rule_yaml
+
+
+def ruleset_of(write_pack, analyzer, *rules: str) -> RuleSet:
+    path = write_pack("".join(rules))
+    ruleset, problems = RuleSet.load([path], analyzer)
+    assert problems == [], "\n".join(map(str, problems))
+    return ruleset
+
+
+def ids(ruleset: RuleSet, text: str) -> list[str]:
+    return [h.rule_id for h in ruleset.match(text)]
+
+
+@pytest.fixture
+def profit(write_pack, analyzer) -> RuleSet:
+    return ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "m.profit",
+            category="misleading",
+            tokens="'絶対|必ず ...4 儲かる|値上がり'",
+            examples_match=("絶対に儲かります", "必ず値上がりします"),
+            examples_no=("儲かります", "絶対に参ります"),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "この商品は絶対に儲かりますよ",
+        "ぜったいにもうかります",  # all hiragana
+        "絶対　儲かった",  # full-width space, past tense
+        "絶対 もうかる",  # stray space
+        "必ず、確実に値上がりします",  # punctuation and a word between
+        "ｾﾞｯﾀｲに儲かる",  # half-width katakana
+    ],
+)
+def test_token_sequence_matches_spellings_and_conjugations(profit, text):
+    assert ids(profit, text) == ["m.profit"]
+
+
+def test_token_gap_is_bounded(profit):
+    assert ids(profit, "絶対にお客様の資産は今年中に必ず儲かる") == ["m.profit"]  # 必ず is close
+    assert ids(profit, "絶対にお客様の大切な資産の運用について儲かる") == []  # 絶対 is 8 words away
+
+
+def test_hit_offsets_point_into_the_original_text(profit):
+    text = "お客様、ｾﾞｯﾀｲに儲かります"
+    [hit] = profit.match(text)
+    assert text[hit.start : hit.end] == "ｾﾞｯﾀｲに儲かり"
+    assert hit.matched == "ｾﾞｯﾀｲに儲かり"
+
+
+@pytest.mark.parametrize("text", ["ばかですね", "バカですね", "馬鹿ですね", "ﾊﾞｶですね", "お前 ばか か"])
+def test_lemma_unifies_kana_and_kanji(write_pack, analyzer, text):
+    rs = ruleset_of(write_pack, analyzer, rule_yaml())
+    assert ids(rs, text) == ["t.rule"]
+
+
+@pytest.mark.parametrize("text", ["バカンスの予定", "そればかりです", "ばかり言って", "バカラのグラス"])
+def test_short_word_inside_a_longer_word_does_not_fire(write_pack, analyzer, text):
+    rs = ruleset_of(write_pack, analyzer, rule_yaml())
+    assert ids(rs, text) == []
+
+
+def test_optional_element_and_any_token(write_pack, analyzer):
+    rs = ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "t.opt",
+            tokens="'元本 を? 保証 する'",
+            examples_match=("元本を保証します", "元本保証します"),
+            examples_no=("元本です", "保証します"),
+        ),
+        rule_yaml(
+            "t.any",
+            tokens="'今日 * 決める'",
+            examples_match=("今日中決めてください", "今日は決めましょう"),
+            examples_no=("今日決めます", "今日中には決めます"),
+        ),
+    )
+    assert ids(rs, "元本を保証します") == ["t.opt"]
+    assert ids(rs, "元本保証しております") == ["t.opt"]
+    assert ids(rs, "元本保証いたします") == []  # いたす is another word than する
+    assert ids(rs, "今日中決めて") == ["t.any"]
+    assert ids(rs, "今日決めて") == []
+
+
+def test_field_conditions_and_conjugation_form(write_pack, analyzer):
+    rs = ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "t.shut",
+            tokens="'黙る&cform=命令形'",
+            examples_match=("黙れ", "だまれよ"),
+            examples_no=("黙っていました", "黙ります"),
+        ),
+        rule_yaml(
+            "t.pos",
+            tokens="'pos=名詞&lemma=馬鹿 pos2=格助詞|pos=助動詞'",
+            examples_match=("馬鹿だ", "ばかです"),
+            examples_no=("馬鹿", "利口だ"),
+        ),
+    )
+    assert ids(rs, "だまれ") == ["t.shut"]
+    assert ids(rs, "黙ってください") == []
+    assert ids(rs, "ばかだ") == ["t.pos"]
+
+
+def test_auto_reading_catches_homophones_whisper_writes(write_pack, analyzer):
+    def kisha(auto: str) -> RuleSet:
+        return ruleset_of(
+            write_pack,
+            analyzer,
+            rule_yaml(
+                "t.kisha",
+                category="misleading",
+                tokens="貴社",
+                auto_reading=auto,
+                examples_match=("貴社の商品", "貴社に伺います"),
+                examples_no=("弊社の商品", "会社の商品"),
+            ),
+        )
+
+    # Whisper writes 記者 for 貴社: same reading, other kanji.
+    assert ids(kisha("true"), "記者の商品はすばらしい") == ["t.kisha"]
+    assert ids(kisha("false"), "記者の商品はすばらしい") == []
+    monku = ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "t.monku",
+            tokens="文句",
+            examples_match=("文句を言う", "もんくを言う"),
+            examples_no=("文化を言う", "問題を言う"),
+        ),
+    )
+    assert ids(monku, "もんくばかり言わないで") == ["t.monku"]
+    assert ids(monku, "モンクを言う") == ["t.monku"]
+
+
+def test_reading_pattern_crosses_token_boundaries_and_respects_them(write_pack, analyzer):
+    rs = ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "t.katawa",
+            category="discrimination",
+            tokens=None,
+            reading="かたわ",
+            examples_match=("かたわの人", "カタワ"),
+            examples_no=("かたわら", "傍らに"),
+        ),
+    )
+    assert ids(rs, "あの人はかたわです") == ["t.katawa"]  # かた|わ: two tokens
+    assert ids(rs, "仕事のかたわら勉強する") == []  # かたわら is one word
+    assert ids(rs, "この方は") == []  # 方|は is pronounced カタワ, but は is not わ
