@@ -33,7 +33,11 @@ _NUM_UNIT = "[0-9]+|[〇零一二三四五六七八九]"
 _KANA_UNIT = "|".join(sorted((re.escape(k) for k in _KANA_DIGITS), key=len, reverse=True))
 # A number read aloud: digit units with at most one separator between them. Digits and kana
 # readings never mix in one number, or 「5678に変更」 would read as 56782.
-_RUNS = [re.compile(rf"(?:{u})(?:{_SEP}(?:{u}))*") for u in (_NUM_UNIT, _KANA_UNIT)]
+# One kana digit between two written ones is a digit too: Whisper writes 「191に4680」 for 1912 4680.
+_RUNS = [
+    re.compile(rf"(?:{_NUM_UNIT})(?:{_SEP}(?:{_NUM_UNIT}|(?:{_KANA_UNIT})(?={_SEP}(?:{_NUM_UNIT}))))*"),
+    re.compile(rf"(?:{_KANA_UNIT})(?:{_SEP}(?:{_KANA_UNIT}))*"),
+]
 _UNIT_RE = re.compile(f"{_NUM_UNIT}|{_KANA_UNIT}")
 
 
@@ -54,14 +58,14 @@ def digit_runs(norm: str) -> list[DigitRun]:
         for m in pattern.finditer(norm):
             units = [(m.start() + u.start(), m.start() + u.end()) for u in _UNIT_RE.finditer(m.group())]
             texts = [norm[a:b] for a, b in units]
-            if texts[0] in _KANA_DIGITS:
+            if texts[0] in _KANA_DIGITS:  # (a number spoken in kana from its first digit)
                 # Kana digits are ordinary syllables too (に, し, ご, く): only a run of four or
                 # more, not all of them one-syllable particles, is taken as a number.
                 if len(units) < 4 or all(len(t) == 1 for t in texts):
                     continue
                 digits = "".join(_KANA_DIGITS[t] for t in texts)
             else:
-                digits = "".join(_KANJI_DIGITS.get(t, t) for t in texts)
+                digits = "".join(_KANJI_DIGITS.get(t) or _KANA_DIGITS.get(t) or t for t in texts)
             runs.append(DigitRun(digits, m.start(), m.end(), tuple(units)))
     runs.sort(key=lambda r: r.start)
     return runs
@@ -122,11 +126,14 @@ _KEYWORD_READINGS = {
     "pin": ["アンショーバンゴー", "アンショー"],
     "security_code": ["セキュリティコード", "セキュリティーコード"],
     "account": ["コーザバンゴー"],
-    "password": ["パスワード"],
+    "password": ["パスワード", "バスワード"],
 }
 # How far after its keyword a number may stand (normalised characters).
 _NEAR = 16
-_PASSWORD_VALUE = re.compile(r"(?:は|が|を|の)?[\s:：]*([A-Za-z0-9][A-Za-z0-9!#$%&*+\-_.@]{2,})")
+# A password as read out: letters and digits, possibly after a word Whisper wrote in kana (さくら2024).
+_PASSWORD_VALUE = re.compile(
+    r"(?:は|が|を|の)?[\s:：、,]*((?:[ぁ-んァ-ヶー]{1,8})?[A-Za-z0-9][A-Za-z0-9!#$%&*+\-_.@]{2,})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,15 +202,15 @@ class PiiFinder:
         return self._after_keyword("account", 6, 8)
 
     def _password(self) -> list[PiiSpan]:
-        found = self._after_keyword("password", 4, 32)
-        if found:
-            return found
+        # The whole word read after the keyword (abc123, さくら2024) is masked; failing that,
+        # digits spoken one by one (1、2、3、4).
+        found: list[PiiSpan] = []
         norm = self.doc.norm
         for k_start, k_end in self.keywords("password"):
             m = _PASSWORD_VALUE.match(norm, k_end)
-            if m and m.start(1) - k_end <= _NEAR:
+            if m:
                 found.append(PiiSpan(k_start, m.end(1), ((m.start(1), m.end(1)),)))
-        return found
+        return found or self._after_keyword("password", 4, 32)
 
 
 DETECTORS = ("card", "mynumber", "phone", "pin", "security_code", "account", "password")

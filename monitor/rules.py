@@ -180,32 +180,44 @@ def _line(obj: Any, key: Any = None, default: int = 1) -> int:
 
 
 class _Cond:
-    """A test on one token. `keys` are literal strings one of which the token must carry."""
+    """A test on one token. `keys` are strings one of which the token must carry (its lemma,
+    surface or orthBase, or "^" and the first two kana of the folded reading from it)."""
 
-    __slots__ = ("tests", "keys", "text")
+    __slots__ = ("tests", "keys", "text", "reading")
 
     def __init__(self, tests: list[tuple[str, str]], text: str) -> None:
         self.text = text
         keys: frozenset[str] | None = None
-        compiled: list[tuple[str, str, str]] = []
+        compiled: list[tuple[str, str, str, str]] = []
+        # A lone word that may also match by reading, over one token or several (ガン|ポン).
+        self.reading = ""
         for fld, value in tests:
             if fld == "word":
-                lemma, surface = value.split("\0")
-                compiled.append((fld, lemma, surface))
-                keys = frozenset([lemma, surface])
+                lemma, surface, reading = value.split("\0")
+                compiled.append((fld, lemma, surface, reading))
+                keys = frozenset([lemma, surface, *(["^" + reading[:2]] if reading else [])])
+                if len(tests) == 1:
+                    self.reading = reading
             else:
-                compiled.append((fld, value, ""))
+                compiled.append((fld, value, "", ""))
                 if fld in ("lemma", "surface", "orth"):
                     keys = frozenset([value])
         self.tests = tuple(compiled)
         self.keys = keys
 
     def ok(self, t: Token) -> bool:
-        for fld, value, surface in self.tests:
+        for fld, value, surface, reading in self.tests:
             if fld == "word":
                 # The word as the tokenizer reads it alone, or as written: a lone particle or
-                # auxiliary (ず, ない) is read as another word when it stands by itself.
-                if t.lemma != value and t.lemma != surface and t.surface != surface and t.orth != surface:
+                # auxiliary (ず, ない) is read as another word when it stands by itself. Or,
+                # for a word of 3 kana or more, a token that reads the same (ガンポン for 元本).
+                if (
+                    t.lemma != value
+                    and t.lemma != surface
+                    and t.surface != surface
+                    and t.orth != surface
+                    and not (reading and fold_reading(t.reading) == reading)
+                ):
                     return False
             elif fld == "lemma":
                 if t.lemma != value:
@@ -262,33 +274,40 @@ class _Item:
         return frozenset(union)
 
 
-def _match_items(items: list[_Item], i: int, words: tuple[Token, ...], pos: int) -> Iterator[int]:
-    """Yield every end position at which items[i:] match words from pos."""
+def _match_items(items: list[_Item], i: int, doc: Doc, pos: int) -> Iterator[int]:
+    """Yield every end position at which items[i:] match doc.words from pos."""
     if i == len(items):
         yield pos
         return
     it = items[i]
     if it.kind == "gap":
         for skip in range(0, it.gap + 1):
-            if pos + skip > len(words):
+            if pos + skip > len(doc.words):
                 break
-            yield from _match_items(items, i + 1, words, pos + skip)
+            yield from _match_items(items, i + 1, doc, pos + skip)
         return
-    for end in _match_one(it, words, pos):
-        yield from _match_items(items, i + 1, words, end)
+    for end in _match_one(it, doc, pos):
+        yield from _match_items(items, i + 1, doc, end)
     if it.optional:
-        yield from _match_items(items, i + 1, words, pos)
+        yield from _match_items(items, i + 1, doc, pos)
 
 
-def _match_one(it: _Item, words: tuple[Token, ...], pos: int) -> Iterator[int]:
+def _match_one(it: _Item, doc: Doc, pos: int) -> Iterator[int]:
     if it.kind == "cond":
-        if pos < len(words) and it.cond is not None and it.cond.ok(words[pos]):
+        cond = it.cond
+        if cond is None or pos >= len(doc.words):
+            return
+        if cond.ok(doc.words[pos]):
             yield pos + 1
+        if cond.reading:
+            for end in doc.reading_ends(cond.reading, pos):
+                if end > pos + 1:
+                    yield end
     elif it.kind == "seq":
-        yield from _match_items(it.items, 0, words, pos)
+        yield from _match_items(it.items, 0, doc, pos)
     elif it.kind == "alt":
         for alt in it.items:
-            yield from _match_one(alt, words, pos)
+            yield from _match_one(alt, doc, pos)
 
 
 _FIELDS = ("lemma", "surface", "orth", "reading", "pos", "pos2", "cform")
@@ -303,9 +322,10 @@ class TokenPattern:
 
     kind = "tokens"
 
-    def __init__(self, source: str, analyzer: Analyzer) -> None:
+    def __init__(self, source: str, analyzer: Analyzer, by_reading: bool = True) -> None:
         self.source = source
         self._analyzer = analyzer
+        self._by_reading = by_reading
         self.plain_words: list[Token] | None = []  # the words' tokens, when the pattern is plain words
         elements = source.split()
         if not elements:
@@ -377,7 +397,7 @@ class TokenPattern:
                         )
                     word_tokens = toks
                 else:
-                    tests.append(("word", f"{toks[0].lemma}\0{toks[0].surface}"))
+                    tests.append(("word", self._word(toks[0])))
                     if self.plain_words is not None:
                         self.plain_words.append(toks[0])
         if word_tokens is not None:
@@ -385,19 +405,21 @@ class TokenPattern:
                 self.plain_words.extend(word_tokens)
             return _Item(
                 "seq",
-                items=[
-                    _Item("cond", cond=_Cond([("word", f"{t.lemma}\0{t.surface}")], t.surface)) for t in word_tokens
-                ],
+                items=[_Item("cond", cond=_Cond([("word", self._word(t))], t.surface)) for t in word_tokens],
             )
         return _Item("cond", cond=_Cond(tests, a))
+
+    def _word(self, t: Token) -> str:
+        reading = fold_reading(t.reading) if self._by_reading and not t.surface.isascii() else ""
+        return f"{t.lemma}\0{t.surface}\0{reading if len(reading) >= 3 else ''}"
 
     def auto_reading(self) -> str | None:
         """The folded reading of a pattern made of plain words, if it is long enough to trust."""
         if not self.plain_words or any(t.surface.isascii() for t in self.plain_words):
             return None
-        from .text import fold_readings
+        from .text import fold_words
 
-        reading = fold_readings([t.reading for t in self.plain_words]).text
+        reading = fold_words(self.plain_words).text
         return reading if len(reading) >= 3 else None
 
     def find(self, doc: Doc, starts: Iterable[int] | None = None) -> list[tuple[int, int]]:
@@ -408,7 +430,7 @@ class TokenPattern:
         for s in range(len(words)) if starts is None else starts:
             if s < last_end:
                 continue
-            for e in _match_items(self.items, 0, words, s):
+            for e in _match_items(self.items, 0, doc, s):
                 if e > s:
                     spans.append((words[s].start, words[e - 1].end))
                     last_end = e
@@ -421,12 +443,16 @@ class ReadingPattern:
 
     kind = "reading"
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, analyzer: Analyzer | None = None, folded: str | None = None) -> None:
         self.source = source
+        if folded is not None:
+            self.reading = folded
+            return
         norm = normalize(source)[0]
         if not norm or not re.fullmatch(r"[ぁ-ゖァ-ヺー]+", norm):
             raise _PatternSyntaxError(f"reading '{source}' must be hiragana or katakana only")
-        self.reading = fold_reading(norm)
+        # Folded as the text will be: split into words first (りすく|は|あり is not リスクハーリ).
+        self.reading = analyzer.fold(norm) if analyzer is not None else fold_reading(norm)
 
     def find(self, doc: Doc) -> list[tuple[int, int]]:
         return doc.find_reading(self.reading)
@@ -881,15 +907,15 @@ class _PackCompiler:
                     if key == "tokens":
                         if not isinstance(v, str):
                             raise _PatternSyntaxError(f"a token pattern must be text, not {_describe(v)}")
-                        tp = TokenPattern(v, self.analyzer)
+                        tp = TokenPattern(v, self.analyzer, by_reading=auto)
                         tokens.append(tp)
                         r = tp.auto_reading() if auto else None
                         if r and all(x.reading != r for x in readings):
-                            readings.append(ReadingPattern(r))
+                            readings.append(ReadingPattern(v, folded=r))
                     elif key == "reading":
                         if not isinstance(v, str):
                             raise _PatternSyntaxError(f"a reading must be text, not {_describe(v)}")
-                        rp = ReadingPattern(v)
+                        rp = ReadingPattern(v, self.analyzer)
                         if all(x.reading != rp.reading for x in readings):
                             readings.append(rp)
                     else:
@@ -1094,7 +1120,7 @@ class RuleSet:
         seen: set[int] = set()
         where: dict[str, set[int]] = {}
         for i, t in enumerate(doc.words):
-            for k in (t.lemma, t.surface, t.orth):
+            for k in (t.lemma, t.surface, t.orth, "^" + doc.folded.at(i, 2)):
                 where.setdefault(k, set()).add(i)
         present = where.keys()
         for k in where:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -185,29 +186,35 @@ class Doc:
     def reading_starts(self) -> tuple[int, ...]:
         return self.folded.starts
 
+    def reading_ends(self, folded: str, i: int) -> list[int]:
+        """Word indexes j such that words[i:j] read `folded` (folded readings compared)."""
+        f = self.folded
+        starts = f.starts
+        r = starts[i]
+        head = f.heads[i]
+        if head is None:
+            if not f.text.startswith(folded, r):
+                return []
+            r_end = r + len(folded)
+        else:
+            if not folded.startswith(head[0]) or not f.text.startswith(folded[1:], r + head[1]):
+                return []
+            r_end = r + head[1] + len(folded) - 1
+        for j in range(i + 1, len(starts)):
+            if starts[j] == r_end:
+                return [j]
+            if starts[j] > r_end:
+                break
+        return []
+
     def find_reading(self, folded: str, word: int | None = None) -> list[tuple[int, int]]:
         """Normalised spans whose folded reading is `folded`, starting and ending on word
         boundaries; only at word index `word` when given."""
-        spans: list[tuple[int, int]] = []
-        f = self.folded
-        starts = f.starts
-        for i in range(len(self.words)) if word is None else (word,):
-            r = starts[i]
-            head = f.heads[i]
-            if head is None:
-                if not f.text.startswith(folded, r):
-                    continue
-                r_end = r + len(folded)
-            else:
-                if not folded.startswith(head[0]) or not f.text.startswith(folded[1:], r + head[1]):
-                    continue
-                r_end = r + head[1] + len(folded) - 1
-            for j in range(i + 1, len(starts)):
-                if starts[j] == r_end:
-                    spans.append((self.words[i].start, self.words[j - 1].end))
-                if starts[j] >= r_end:
-                    break
-        return spans
+        return [
+            (self.words[i].start, self.words[j - 1].end)
+            for i in (range(len(self.words)) if word is None else (word,))
+            for j in self.reading_ends(folded, i)
+        ]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised [start, end) to the original text."""
@@ -215,6 +222,42 @@ class Doc:
             at = self.starts[start] if start < len(self.starts) else len(self.text)
             return at, at
         return self.starts[start], self.ends[end - 1]
+
+
+_KANJI_DIGIT = "〇一二三四五六七八九"
+
+
+def kanji_number(n: int) -> str:
+    """An integer as it is written in kanji: 1 -> 一, 20 -> 二十, 100 -> 百, 2024 -> 二千二十四."""
+    if n == 0:
+        return "〇"
+    out = []
+    for unit_value, unit in ((10**8, "億"), (10**4, "万")):
+        if n >= unit_value:
+            out.append(kanji_number(n // unit_value) + unit)
+            n %= unit_value
+    for unit_value, unit in ((1000, "千"), (100, "百"), (10, "十")):
+        d, n = divmod(n, unit_value)
+        if d:
+            out.append(("" if d == 1 else _KANJI_DIGIT[d]) + unit)
+    if n:
+        out.append(_KANJI_DIGIT[n])
+    return "".join(out)
+
+
+def fold_words(words: Sequence[Token]) -> FoldedReadings:
+    """The folded reading of consecutive words.
+
+    A word's first vowel lengthens the word before only where one word runs into the next:
+    not after a particle (を|押し is not オーシ, は|あり is not ハーリ) and not for the prefix お
+    (分も|お申し込み is not ブンモー); a lone う always does (も|う|かる).
+    """
+    fresh = frozenset(
+        i
+        for i, t in enumerate(words)
+        if t.pos == "接頭辞" or (i > 0 and words[i - 1].pos == "助詞" and t.reading not in ("ウ", "ー"))
+    )
+    return fold_readings([t.surface.upper() if t.surface.isascii() else t.reading for t in words], fresh)
 
 
 class Analyzer:
@@ -249,6 +292,9 @@ class Analyzer:
             f = w.feature
             parts = w.pos.split(",")
             lemma = getattr(f, "lemma", None) or surface
+            if surface.isascii() and surface.isdigit() and len(surface) <= 12:
+                # Whisper writes numbers as digits or kanji at random: 業界1 is 業界一.
+                lemma = kanji_number(int(surface))
             if "-" in lemma and not lemma.startswith("-"):
                 # Loanwords carry their source word: カード-card -> カード.
                 lemma = lemma.split("-", 1)[0]
@@ -274,14 +320,16 @@ class Analyzer:
             )
         return result
 
+    def fold(self, kana: str) -> str:
+        """The folded reading of a kana phrase, split into words as text would be."""
+        words = [t for t in self.tokens(normalize(kana)[0]) if not t.is_punct]
+        return fold_words(words).text
+
     def analyze(self, text: str) -> Doc:
         norm, starts, ends = normalize(text)
         tokens = self.tokens(norm)
         words = tuple(t for t in tokens if not t.is_punct)
-        folded = fold_readings(
-            [t.surface.upper() if t.surface.isascii() else t.reading for t in words],
-            frozenset(i for i, t in enumerate(words) if t.pos == "接頭辞"),
-        )
+        folded = fold_words(words)
         return Doc(
             text=text,
             norm=norm,
