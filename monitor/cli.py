@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -167,6 +168,148 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
     return EXIT_USAGE if problems else EXIT_OK
 
 
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=None,
+        help="faster-whisper size name (downloads; needs internet) or a CTranslate2 model folder (default: the bundled base)",
+    )
+    p.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where the model runs (default: cpu)"
+    )
+    p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    p.add_argument("--cpu-threads", type=int, default=0, help="threads for the model on cpu (default: all cores)")
+
+
+SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .asr import ModelOptions, load_model
+    from .audio import AudioError, decode_file
+    from .events import to_line
+    from .panel import PanelState
+    from .pipeline import ReplayOptions, replay
+    from .report import Collector, write_csv, write_html
+
+    ruleset, problems = _load(args.rules)
+    _say_problems(problems)
+    if problems:
+        return EXIT_USAGE
+    json_out = None
+    if args.json == "-":
+        json_out = sys.stdout
+    elif args.json:
+        json_out = open(args.json, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    ui = _console(stderr=json_out is sys.stdout)
+    collector = Collector()
+    options = ReplayOptions(
+        realtime=args.realtime,
+        agent_channel=args.agent_channel,
+        customer=args.customer,
+        agent=args.agent,
+    )
+    model = None
+    failed = 0
+    started = time.monotonic()
+    audio_total = 0.0
+    single = len(args.files) == 1
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[audio]}"),
+            TimeElapsedColumn(),
+            console=ui,
+            transient=True,
+            disable=single,
+        ) as progress:
+            task = progress.add_task("replaying", total=len(args.files), audio="")
+            for path in args.files:
+                rec = collector.begin(Path(path).stem, path)
+                t0 = time.monotonic()
+                try:
+                    recording = decode_file(path)
+                    if model is None:
+                        model = load_model(ModelOptions(args.model, args.device, args.compute_type, args.cpu_threads))
+                    panel = PanelState() if single else None
+                    sinks = [collector] + ([panel] if panel else [])
+                    events = replay(path, ruleset, model, options, recording=recording)
+                    if panel is not None:
+                        from rich.live import Live
+
+                        with Live(panel, console=ui, refresh_per_second=8, transient=False):
+                            for ev in events:
+                                _emit(ev, sinks, json_out, to_line)
+                    else:
+                        for ev in events:
+                            _emit(ev, sinks, json_out, to_line)
+                    audio_total += recording.duration
+                except AudioError as e:
+                    failed += 1
+                    rec.error = str(e)
+                    print(f"speech-monitor: {e}", file=sys.stderr)
+                rec.seconds = time.monotonic() - t0
+                progress.update(task, advance=1, audio=f"{audio_total / 60:.1f} min of audio")
+    finally:
+        if json_out is not None and json_out is not sys.stdout:
+            json_out.close()
+    elapsed = time.monotonic() - started
+    _summary(ui, collector, audio_total, elapsed)
+    if args.report:
+        write_html(args.report, collector.calls)
+        ui.print(f"report: {args.report}")
+    if args.csv:
+        write_csv(args.csv, collector.calls)
+        ui.print(f"summary: {args.csv}")
+    if failed:
+        return EXIT_FAIL
+    if args.fail_on:
+        worst = max((SEVERITY_ORDER[a["severity"]] for c in collector.calls for a in c.alerts), default=-1)
+        if worst >= SEVERITY_ORDER[args.fail_on]:
+            return EXIT_FAIL
+    return EXIT_OK
+
+
+def _emit(ev, sinks, json_out, to_line) -> None:
+    for sink in sinks:
+        sink(ev)
+    if json_out is not None:
+        json_out.write(to_line(ev) + "\n")
+        json_out.flush()
+
+
+def _summary(console, collector, audio_total: float, elapsed: float) -> None:
+    from collections import Counter
+
+    from rich.table import Table
+
+    from .rules import CATEGORIES, SEVERITIES
+
+    calls = collector.calls
+    cats = Counter(a["category"] for c in calls for a in c.alerts)
+    sevs = Counter(a["severity"] for c in calls for a in c.alerts)
+    table = Table(title="replay summary", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row(
+        "calls",
+        f"{len(calls)}" + (f" ({sum(1 for c in calls if c.error)} failed)" if any(c.error for c in calls) else ""),
+    )
+    for c in CATEGORIES:
+        table.add_row(f"alerts: {c}", str(cats.get(c, 0)))
+    for sev in SEVERITIES:
+        table.add_row(f"[{SEVERITY_STYLE[sev]}]{sev}[/]", str(sevs.get(sev, 0)))
+    table.add_row("audio", f"{audio_total:.0f} s in {elapsed:.0f} s")
+    table.add_row("speed", f"{audio_total / elapsed:.1f}x real time" if elapsed > 0 and audio_total else "-")
+    console.print(table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="speech-monitor",
@@ -201,6 +344,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="append", metavar="PATH", help="pack file or folder (repeatable; default: rules/)")
     p.add_argument("--fail-on-hit", action="store_true", help="exit 1 when any line has a hit")
     p.set_defaults(func=cmd_rules_match)
+
+    p = sub.add_parser(
+        "replay",
+        help="run recorded calls through the monitor (as fast as possible, or --realtime)",
+        description="Run recorded calls through the same pipeline as live monitoring, with the bundled Whisper base model.",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="recorded calls: WAV, FLAC, MP3, OGG, M4A, any rate, mono or stereo"
+    )
+    p.add_argument("--realtime", action="store_true", help="pace input by the audio clock, as live monitoring does")
+    p.add_argument("--json", metavar="PATH|-", help="write JSON Lines events to PATH ('-': stdout)")
+    p.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
+    p.add_argument("--csv", metavar="SUMMARY.csv", help="write one summary row per call")
+    p.add_argument("--rules", action="append", metavar="PATH", help="pack file or folder (repeatable; default: rules/)")
+    p.add_argument(
+        "--agent-channel",
+        default="left",
+        metavar="left|right|N",
+        help="the agent's channel of a stereo recording (default: left)",
+    )
+    p.add_argument(
+        "--customer",
+        action="store_true",
+        help="also transcribe the other channel, tagged customer (rules apply to the agent only)",
+    )
+    p.add_argument("--agent", metavar="ID", help="agent id written into every event")
+    p.add_argument(
+        "--fail-on",
+        choices=["info", "warning", "critical"],
+        help="exit 1 when an alert of this severity or higher was raised",
+    )
+    _add_model_options(p)
+    p.set_defaults(func=cmd_replay)
 
     p = rsub.add_parser("explain", help="show tokens, readings and hits for text")
     p.add_argument("text", nargs="*", help="the text; '-' or nothing reads lines from stdin")

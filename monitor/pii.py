@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from .text import Doc, fold_reading, to_katakana
+from .text import Doc, fold_reading, mask_spans, to_katakana
 
 __all__ = ["DETECTORS", "DigitRun", "PiiFinder", "PiiSpan", "digit_runs", "luhn_ok", "mask_text", "mynumber_ok"]
 
@@ -181,9 +181,14 @@ class PiiFinder:
         return getattr(self, "_" + kind)()
 
     def _card(self) -> list[PiiSpan]:
-        found = [PiiSpan(r.start, r.end, r.units) for r in self.runs if 13 <= len(r.digits) <= 19 and luhn_ok(r.digits)]
-        # Whisper garbles a digit now and then: after カード, any 14–19 digits are a card number.
-        return found + self._after_keyword("card", 14, 19)
+        # 14–19 digits read out are a card number whether or not Luhn agrees (Whisper drops or
+        # garbles a digit now and then, and no other everyday number is that long); 13 digits
+        # must pass Luhn (a 法人番号 has 13 too).
+        return [
+            PiiSpan(r.start, r.end, r.units)
+            for r in self.runs
+            if 14 <= len(r.digits) <= 19 or (len(r.digits) == 13 and luhn_ok(r.digits))
+        ]
 
     def _mynumber(self) -> list[PiiSpan]:
         found = [PiiSpan(r.start, r.end, r.units) for r in self.runs if mynumber_ok(r.digits)]
@@ -219,10 +224,5 @@ DETECTORS = ("card", "mynumber", "phone", "pin", "security_code", "account", "pa
 def mask_text(doc: Doc, start: int, end: int, masks: list[tuple[int, int]]) -> str:
     """The original text of normalised [start, end) with the masked spans replaced by `*`."""
     o_start, o_end = doc.span(start, end)
-    chars = list(doc.text[o_start:o_end])
-    for m_start, m_end in masks:
-        a, b = doc.span(m_start, m_end)
-        for i in range(max(a, o_start), min(b, o_end)):
-            if not doc.text[i].isspace():
-                chars[i - o_start] = "*"
-    return "".join(chars)
+    spans = [(a - o_start, b - o_start) for a, b in (doc.span(s, e) for s, e in masks)]
+    return mask_spans(doc.text[o_start:o_end], spans)

@@ -12,7 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Analyzer", "Doc", "Token", "fold_reading", "fold_readings", "normalize", "to_katakana"]
+__all__ = [
+    "Analyzer",
+    "Doc",
+    "Token",
+    "fold_reading",
+    "fold_readings",
+    "mask_spans",
+    "normalize",
+    "to_katakana",
+]
 
 # Half-width voicing marks and combining marks join the character before them under NFKC
 # (ﾊﾞ -> バ), so they are normalised together with it.
@@ -73,6 +82,16 @@ _VOWEL_ROWS = {
 _VOWEL_OF = {ch: v for v, chars in _VOWEL_ROWS.items() for ch in chars}
 # Which vowel letter lengthens which row: おう/おお -> オー, えい/ええ -> エー, うう -> ウー ...
 _LENGTHENS = {"a": "ア", "i": "イ", "u": "ウ", "e": "エイ", "o": "ウオ"}
+
+
+def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """text with the non-space characters of the given [start, end) spans replaced by `*`."""
+    chars = list(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(end, len(chars))):
+            if not chars[i].isspace():
+                chars[i] = "*"
+    return "".join(chars)
 
 
 def to_katakana(text: str) -> str:

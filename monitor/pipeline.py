@@ -1,0 +1,258 @@
+"""The pipeline: audio → committed segments → rules → events. Live and replay share it.
+
+`CallMonitor` turns one call's committed segments into JSON Lines events. `replay` runs a recorded
+file through transcription and a `CallMonitor`, as fast as possible or paced by the audio clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .asr import StreamingTranscriber, TranscribeOptions, transcribe_recording
+from .audio import SAMPLE_RATE, AudioError, Recording, decode_file, frames
+from .events import Alert, Segment, event
+from .redact import mask_numbers
+from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
+
+__all__ = ["CallMonitor", "ReplayOptions", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOptions:
+    """How one call's text becomes alerts."""
+
+    context_gap: float = 1.5  # seconds of silence after which a new sentence context starts
+    context_chars: int = 160  # the longest sentence context rules see
+    cooldown: float = 0.0  # seconds before the same rule may alert again (0: every slip)
+    required: bool = True  # check the packs' required phrases
+
+
+class CallMonitor:
+    """One call: committed segments in, events out.
+
+    Rules see the agent's current sentence as it grows (a phrase committed in two steps, 「絶対に」
+    then 「儲かります」, is still one phrase); each slip is alerted once.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        call_id: str,
+        agent: str | None = None,
+        clock: Callable[[], float] | None = None,
+        options: MonitorOptions | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.call_id = call_id
+        self.agent = agent
+        self.clock = clock  # None: the audio clock (emitted when the audio was there)
+        self.options = options or MonitorOptions()
+        self.required = RequiredPhrases(ruleset.required_rules if self.options.required else [], ruleset.analyzer)
+        self.context: list[Segment] = []
+        self.alerted: set[tuple[str, int]] = set()
+        self.last_alert_at: dict[str, float] = {}
+        self.alerts: list[Alert] = []
+        self.segments = 0
+        self.audio_end = 0.0
+
+    def _now(self, audio_time: float) -> float:
+        return self.clock() if self.clock else audio_time
+
+    def start(self) -> list[dict[str, Any]]:
+        return [event("call_start", self.call_id, self.agent)]
+
+    def segment(self, seg: Segment) -> list[dict[str, Any]]:
+        """A committed segment: its (masked) segment event and any alerts it completes."""
+        self.segments += 1
+        self.audio_end = max(self.audio_end, seg.end)
+        if seg.speaker != "agent":
+            return [self._segment_event(seg, seg.text)]
+        if self.context and (
+            seg.start - self.context[-1].end > self.options.context_gap
+            or sum(len(s.text) for s in self.context) > self.options.context_chars
+        ):
+            self.context = []
+            self.alerted = set()
+        offset = sum(len(s.text) for s in self.context)
+        self.context.append(seg)
+        joined = Segment(
+            "".join(s.text for s in self.context),
+            self.context[0].start,
+            seg.end,
+            "agent",
+            tuple(w for s in self.context for w in s.words),
+        )
+        doc = self.ruleset.analyze(joined.text)
+        hits = self.ruleset.match(doc)
+        masked = self._masked(seg.text, offset, hits)
+        events = [self._segment_event(seg, masked)]
+        now = self._now(seg.end)
+        for h in hits:
+            key = (h.rule_id, h.start)  # one slip, however the sentence grows after it
+            if key in self.alerted:
+                continue
+            self.alerted.add(key)
+            last = self.last_alert_at.get(h.rule_id)
+            if last is not None and now - last < self.options.cooldown:
+                continue
+            self.last_alert_at[h.rule_id] = now
+            start, end = joined.time_of(h.start, h.end)
+            events.append(self._alert(h, start, end, now))
+        for miss in self.required.feed(doc, joined.start, seg.end):
+            events.append(self._missing(miss, now))
+        return events
+
+    @staticmethod
+    def _masked(text: str, offset: int, hits: list[Hit]) -> str:
+        """The segment's text with what pii rules masked in their hits, and every long number."""
+        chars = list(text)
+        for h in hits:
+            if h.category != "pii":
+                continue
+            for i in range(max(h.start, offset), min(h.end, offset + len(text))):
+                chars[i - offset] = h.matched[i - h.start]
+        return mask_numbers("".join(chars))
+
+    def _segment_event(self, seg: Segment, text: str) -> dict[str, Any]:
+        return event(
+            "segment",
+            self.call_id,
+            self.agent,
+            speaker=seg.speaker,
+            text=text,
+            audio_start=round(seg.start, 2),
+            audio_end=round(seg.end, 2),
+        )
+
+    def _alert(self, h: Hit, start: float, end: float, now: float) -> dict[str, Any]:
+        alert = Alert(h.rule_id, h.pack, h.category, h.severity, h.message, h.suggestion, h.matched, start, end, now)
+        self.alerts.append(alert)
+        return alert.to_event(self.call_id, self.agent)
+
+    def _missing(self, miss, now: float) -> dict[str, Any]:
+        rule = miss.rule
+        at = miss.deadline if miss.deadline != float("inf") else miss.at
+        alert = Alert(rule.id, rule.pack, rule.category, rule.severity, rule.message, rule.suggestion, "", at, at, now)
+        self.alerts.append(alert)
+        return alert.to_event(self.call_id, self.agent)
+
+    def finish(self, audio_end: float | None = None) -> list[dict[str, Any]]:
+        """The call ended: phrases never said, then `call_end` with counts."""
+        end = max(self.audio_end, audio_end or 0.0)
+        now = self._now(end)
+        events = [self._missing(m, now) for m in self.required.finish(end)]
+        by_category = Counter(a.category for a in self.alerts)
+        by_severity = Counter(a.severity for a in self.alerts)
+        events.append(
+            event(
+                "call_end",
+                self.call_id,
+                self.agent,
+                duration=round(end, 2),
+                segments=self.segments,
+                alerts=len(self.alerts),
+                counts=dict(sorted(by_category.items())),
+                severities={s: by_severity.get(s, 0) for s in SEVERITIES},
+            )
+        )
+        return events
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """How a recorded call is replayed."""
+
+    realtime: bool = False  # pace input by the audio clock (behaves like live)
+    agent_channel: str | int = "left"  # the agent's side of a stereo recording
+    customer: bool = False  # also transcribe the other channel, tagged customer
+    agent: str | None = None
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)
+
+
+def replay(
+    path: str,
+    ruleset: RuleSet,
+    model,
+    options: ReplayOptions | None = None,
+    recording: Recording | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The events of one recorded call, lazily, in order.
+
+    Raises:
+        AudioError: the file cannot be decoded, or has no such channel (before any event).
+    """
+    opts = options or ReplayOptions()
+    rec = recording or decode_file(path)
+    call_id = _stem(path)
+    agent_audio = rec.channel(opts.agent_channel)
+    customer_audio = None
+    if opts.customer:
+        other = 1 if opts.agent_channel in ("left", 0, "0") else 0
+        if rec.channels.shape[0] < 2:
+            raise AudioError(f"{path}: --customer needs a stereo recording (this one is mono)")
+        customer_audio = rec.channel(other)
+    if opts.realtime:
+        yield from _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts, on_progress)
+        return
+    monitor = CallMonitor(ruleset, call_id, opts.agent, None, opts.monitor)
+    yield from monitor.start()
+    segments = list(transcribe_recording(model, agent_audio, opts.transcribe, "agent"))
+    if on_progress:
+        on_progress(rec.duration * (0.5 if customer_audio is not None else 1.0))
+    if customer_audio is not None:
+        segments += list(transcribe_recording(model, customer_audio, opts.transcribe, "customer"))
+        if on_progress:
+            on_progress(rec.duration * 0.5)
+    for seg in sorted(segments, key=lambda s: (s.start, s.speaker)):
+        yield from monitor.segment(seg)
+    yield from monitor.finish(rec.duration)
+
+
+def _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts: ReplayOptions, on_progress):
+    """Feed the audio at the pace it was recorded, as a microphone would; emitted_at is wall time."""
+    t0 = time.monotonic()
+    monitor = CallMonitor(ruleset, call_id, opts.agent, lambda: time.monotonic() - t0, opts.monitor)
+    yield from monitor.start()
+    streams = [StreamingTranscriber(model, opts.transcribe, "agent")]
+    audios = [agent_audio]
+    if customer_audio is not None:
+        streams.append(StreamingTranscriber(model, replace(opts.transcribe), "customer"))
+        audios.append(customer_audio)
+    block = 0.1
+    n_blocks = max(len(a) for a in audios) // int(SAMPLE_RATE * block) + 1
+    iters = [frames(a, block) for a in audios]
+    for _ in range(n_blocks):
+        audio_time = 0.0
+        for stream, it in zip(streams, iters, strict=True):
+            chunk = next(it, None)
+            if chunk is not None:
+                stream.feed(chunk[0])
+                audio_time = max(audio_time, chunk[1])
+        # Wait until the wall clock reaches the audio clock: the audio is "being spoken" now.
+        delay = audio_time - (time.monotonic() - t0)
+        if delay > 0:
+            time.sleep(delay)
+        for stream in streams:
+            for seg in stream.step():
+                yield from monitor.segment(seg)
+        if on_progress:
+            on_progress(block)
+    for stream in streams:
+        for seg in stream.finish():
+            yield from monitor.segment(seg)
+    yield from monitor.finish(len(agent_audio) / SAMPLE_RATE)
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
