@@ -144,8 +144,8 @@ def resolve_model(model: str | None) -> str:
                 f"{model}: not a CTranslate2 model folder (no model.bin); convert it with ct2-transformers-converter"
             )
         return str(path)
-    if model in SIZES or "/" in model:
-        return model  # a size or hub name: faster-whisper downloads it (needs internet)
+    if model in SIZES or re.fullmatch(r"[\w.-]+/[\w.-]+", model) and not model.startswith("."):
+        return model  # a size or hub name (org/name): faster-whisper downloads it (needs internet)
     raise RuntimeError(f"{model}: no such model folder, and not a faster-whisper size ({', '.join(sorted(SIZES))})")
 
 

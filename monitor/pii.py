@@ -95,8 +95,13 @@ def mynumber_ok(digits: str) -> bool:
     return check == int(digits[11])
 
 
+# Toll-free and shared-cost numbers (0120, 0800, 0570, 0180) belong to businesses: an agent
+# giving the company's own フリーダイヤル is not reading out personal data.
+_BUSINESS_PREFIXES = ("0120", "0800", "0570", "0180")
+
+
 def _phone_ok(digits: str) -> bool:
-    if not (digits.startswith("0") and 10 <= len(digits) <= 11):
+    if not (digits.startswith("0") and 10 <= len(digits) <= 11) or digits.startswith(_BUSINESS_PREFIXES):
         return False
     try:
         import phonenumbers

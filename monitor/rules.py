@@ -1212,7 +1212,11 @@ class RequiredPhrases:
         return out
 
     def finish(self, audio_end: float) -> list[Missing]:
-        """The call ended: every phrase still pending is missing."""
+        """The call ended: every phrase still pending is missing (if the agent spoke at all:
+        a silent recording is not a call without its notice)."""
+        if self.first_speech is None:
+            self.pending = []
+            return []
         out = []
         for rule in self.pending:
             deadline = (self.first_speech or 0.0) + (rule.required_within or 0.0)

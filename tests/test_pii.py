@@ -83,8 +83,8 @@ def test_card_length_and_luhn(analyzer):
         ("090ー1234ー5678", True),
         ("〇九〇の一二三四の五六七八", True),
         ("060 1234 5678", True),  # mobile numbers from 2026
-        ("0120-123-456", True),
-        ("0800-123-4567", True),
+        ("0120-123-456", False),  # toll-free: the company's number, not the customer's
+        ("0800-123-4567", False),
         ("03-1234-5678", True),
         ("12345678", False),
         ("100-0001", False),

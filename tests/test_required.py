@@ -72,3 +72,9 @@ def test_shipped_required_pack(shipped):
     calls.feed("お電話ありがとうございます。株式会社サンプルの佐藤と申します", 0.5, 4.0)
     missing = calls.finish(120.0)
     assert [m.rule.id for m in missing] == ["required.recording-notice"]
+
+
+def test_a_call_where_the_agent_never_spoke_misses_nothing(rules):
+    calls = RequiredPhrases(rules.required_rules, rules.analyzer)
+    assert calls.feed("", 0.0, 40.0) == []
+    assert calls.finish(60.0) == []

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Benchmark replay: speed (x real time) and detection recall/precision per category.
+
+The labelled utterances of tests/data/dev_sentences*.yaml (synthesised with several voices and
+speeds, some telephone-band, some noisy; audio made by scripts/make_dev_sentences.py) are joined
+into calls of ~10 utterances with a second of silence between them, and replayed through the
+monitor as fast as possible. In the same run, the baseline: plain faster-whisper transcription of
+the same calls (model.transcribe, beam 5) and a substring search for the packs' words in each segment.
+
+    .venv/bin/python scripts/bench_replay.py --audio-dir /work/dev-audio --audio-dir /work/dev-audio-b
+
+An utterance counts as caught when an alert of its category overlaps it in time; an alert counts as
+correct when it overlaps an utterance of its category.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.asr import ModelOptions, load_model  # noqa: E402
+from monitor.audio import SAMPLE_RATE, decode_file  # noqa: E402
+from monitor.events import Segment  # noqa: E402
+from monitor.pipeline import CallMonitor  # noqa: E402
+from monitor.rules import RuleSet  # noqa: E402
+
+GAP = 1.0
+
+
+def load_utterances(sets: list[Path], audio_dirs: list[Path]) -> list[dict]:
+    """Every labelled sentence whose audio (<id>.wav) is found in one of the audio folders."""
+    out = []
+    for data, audio_dir in zip(sets, audio_dirs, strict=True):
+        for s in yaml.safe_load(data.read_text(encoding="utf-8"))["sentences"]:
+            wav = audio_dir / f"{s['id']}.wav"
+            if wav.is_file():
+                out.append({**s, "key": f"{data.stem}:{s['id']}", "wav": wav})
+    return out
+
+
+def build_calls(utts: list[dict], per_call: int) -> list[tuple[np.ndarray, list[tuple[float, float, dict]]]]:
+    calls = []
+    gap = np.zeros(int(GAP * SAMPLE_RATE), dtype=np.float32)
+    for i in range(0, len(utts), per_call):
+        parts, spans, t = [], [], GAP
+        parts.append(gap)
+        for u in utts[i : i + per_call]:
+            audio = decode_file(u["wav"]).channel(0)
+            spans.append((t, t + len(audio) / SAMPLE_RATE, u))
+            parts += [audio, gap]
+            t += len(audio) / SAMPLE_RATE + GAP
+        calls.append((np.concatenate(parts), spans))
+    return calls
+
+
+def pack_words(ruleset: RuleSet) -> dict[str, list[str]]:
+    words: dict[str, list[str]] = defaultdict(list)
+    for r in ruleset.line_rules:
+        for tp in r.tokens:
+            for element in tp.source.split():
+                for alt in element.rstrip("?").split("|"):
+                    if not (alt.startswith("...") or "=" in alt or alt == "*" or len(alt) < 2):
+                        words[r.category].append(alt)
+    return words
+
+
+def score(found: list[tuple[str, float, float]], spans, tally) -> None:
+    """found: (category, start, end) alerts of one call."""
+    for cat, s, e in found:
+        hit = [u for (us, ue, u) in spans if s < ue + 0.5 and e > us - 0.5]
+        tally["alerts"][cat] += 1
+        tally["correct"][cat] += any(u.get("category") == cat for u in hit)
+    for us, ue, u in spans:
+        cat = u.get("category")
+        if cat:
+            tally["total"][cat] += 1
+            tally["caught"][cat] += any(c == cat and s < ue + 0.5 and e > us - 0.5 for c, s, e in found)
+        else:
+            tally["clean"]["all"] += 1
+            tally["false"]["all"] += any(s < ue + 0.5 and e > us - 0.5 for c, s, e in found)
+
+
+def new_tally():
+    return {k: defaultdict(int) for k in ("alerts", "correct", "total", "caught", "clean", "false")}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", action="append", type=Path, help="labelled YAML (default: tests/data/dev_sentences*.yaml)")
+    ap.add_argument(
+        "--audio-dir", action="append", type=Path, required=True, help="audio folder for each --set, in order"
+    )
+    ap.add_argument("--per-call", type=int, default=10, help="utterances joined into one call")
+    ap.add_argument("--cpu-threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    args = ap.parse_args()
+    sets = args.set or sorted((ROOT / "tests/data").glob("dev_sentences*.yaml"))
+    if len(sets) != len(args.audio_dir):
+        ap.error(f"{len(sets)} sets but {len(args.audio_dir)} --audio-dir")
+    utts = load_utterances(sets, args.audio_dir)
+    if args.limit:
+        utts = utts[: args.limit]
+    if not utts:
+        print("no audio found: run scripts/make_dev_sentences.py first (see its --help)", file=sys.stderr)
+        return 2
+    ruleset, problems = RuleSet.load(None)
+    if problems:
+        print("\n".join(map(str, problems)), file=sys.stderr)
+        return 2
+    calls = build_calls(utts, args.per_call)
+    audio_s = sum(len(a) for a, _ in calls) / SAMPLE_RATE
+    model = load_model(ModelOptions(cpu_threads=args.cpu_threads))
+    words = pack_words(ruleset)
+
+    from monitor.asr import transcribe_recording
+
+    ours, base = new_tally(), new_tally()
+    t0 = time.perf_counter()
+    for i, (audio, spans) in enumerate(calls):
+        monitor = CallMonitor(ruleset, f"bench-{i}")
+        found = []
+        for seg in transcribe_recording(model, audio):
+            for ev in monitor.segment(seg):
+                if ev["type"] == "alert":
+                    found.append((ev["category"], ev["audio_start"], ev["audio_end"]))
+        score(found, spans, ours)
+    ours_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for audio, spans in calls:
+        segments, _ = model.transcribe(audio, language="ja", beam_size=5)
+        found = []
+        for s in segments:
+            seg = Segment(s.text, s.start, s.end)
+            for cat, ws in words.items():
+                if any(w in seg.text for w in ws):
+                    found.append((cat, seg.start, seg.end))
+        score(found, spans, base)
+    base_s = time.perf_counter() - t0
+
+    cats = sorted(ours["total"])
+    print(f"utterances: {len(utts)} in {len(calls)} calls, {audio_s:.0f} s of audio; {args.cpu_threads} cpu threads")
+    print()
+    print(f"{'':<16}{'n':>4}  {'monitor':>17}  {'baseline':>17}")
+    print(f"{'category':<16}{'':>4}  {'recall':>8} {'prec.':>8}  {'recall':>8} {'prec.':>8}")
+    for cat in cats:
+        row = []
+        for t in (ours, base):
+            recall = t["caught"][cat] / t["total"][cat] if t["total"][cat] else float("nan")
+            prec = t["correct"][cat] / t["alerts"][cat] if t["alerts"][cat] else float("nan")
+            row += [recall, prec]
+        print(f"{cat:<16}{ours['total'][cat]:>4}  {row[0]:>8.2f} {row[1]:>8.2f}  {row[2]:>8.2f} {row[3]:>8.2f}")
+    tot = {k: sum(ours[k].values()) for k in ("caught", "total", "correct", "alerts")}
+    btot = {k: sum(base[k].values()) for k in ("caught", "total", "correct", "alerts")}
+    print(
+        f"{'all':<16}{tot['total']:>4}  {tot['caught'] / tot['total']:>8.2f} {tot['correct'] / max(1, tot['alerts']):>8.2f}"
+        f"  {btot['caught'] / btot['total']:>8.2f} {btot['correct'] / max(1, btot['alerts']):>8.2f}"
+    )
+    print(
+        f"{'clean w/ alert':<16}{ours['clean']['all']:>4}  {ours['false']['all']:>8}{'':>9}  {base['false']['all']:>8}"
+    )
+    print()
+    print(
+        f"speed: monitor {audio_s / ours_s:.1f}x real time ({ours_s:.0f} s); baseline {audio_s / base_s:.1f}x ({base_s:.0f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The shipped packs: their size, their shape, and how well they catch what agents say and
+Whisper writes (tests/data/dev_sentences*.yaml: true text plus real Whisper-base transcripts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import yaml
+
+from monitor.pii import DETECTORS
+
+from .conftest import DATA
+
+
+def test_pack_sizes(shipped):
+    per_pack = Counter(r.pack for r in shipped.rules)
+    assert per_pack["ja-discrimination"] >= 40
+    assert per_pack["ja-abusive"] >= 30
+    assert per_pack["ja-misleading"] >= 25
+    assert {r.pii.detector for r in shipped.rules if r.pii} == set(DETECTORS)
+    assert {r.id for r in shipped.required_rules} >= {"required.recording-notice", "required.agent-name"}
+
+
+def test_every_rule_explains_itself(shipped):
+    for r in shipped.rules:
+        assert r.message and r.suggestion, r.id
+        assert len(r.match_examples) >= 2 and len(r.no_match_examples) >= 2, r.id
+        assert r.category in {"discrimination", "abusive", "misleading", "pii", "required_phrase"}, r.id
+
+
+def test_discrimination_covers_every_handbook_category(shipped):
+    notes = " ".join(r.note for r in shipped.rules if r.pack == "ja-discrimination")
+    for category in ("民族・人種", "性別", "職業", "身分", "境遇", "心身の状態", "身体的特徴"):
+        assert category in notes
+
+
+CLEAN_CALL = """\
+お電話ありがとうございます。株式会社サンプル、カスタマーセンターの佐藤でございます。
+品質向上のため、この通話は録音させていただいております。
+ご本人様確認のため、お名前と生年月日をお願いいたします。
+ありがとうございます。ご登録のお電話番号の下四桁をお伺いしてもよろしいでしょうか。
+確認いたしますので、少々お待ちください。
+大変お待たせいたしました。ご契約内容を確認いたしました。
+こちらの商品は元本保証ではございませんので、あらかじめご了承ください。
+値動きがございますので、必ず利益が出るとは限りません。
+解約のお手続きはこちらで承ります。
+ご不明な点がございましたら、いつでもお問い合わせください。
+担当者におつなぎいたしますので、お電話を切らずにお待ちください。
+本日は株式会社サンプルの佐藤が承りました。お電話ありがとうございました。
+"""
+
+
+def test_an_ordinary_call_raises_no_alert(shipped):
+    for line in CLEAN_CALL.splitlines():
+        assert shipped.match(line) == [], line
+
+
+def load(name: str) -> list[dict]:
+    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    return data["sentences"]
+
+
+def recall_and_false(shipped, sentences: list[dict], field: str) -> tuple[float, int, int]:
+    caught = total = false = clean = 0
+    for s in sentences:
+        text = s.get(field)
+        if text is None:
+            continue
+        hits = shipped.match(text)
+        if s.get("category"):
+            total += 1
+            caught += any(h.category == s["category"] for h in hits)
+        else:
+            clean += 1
+            false += bool(hits)
+    return caught / total, false, clean
+
+
+DEV_SETS = sorted(p.name for p in DATA.glob("dev_sentences*.yaml"))
+
+
+@pytest.mark.parametrize("name", DEV_SETS)
+def test_dev_set_recall_on_true_text(shipped, name):
+    recall, false, clean = recall_and_false(shipped, load(name), "text")
+    assert recall >= 0.95, f"recall {recall:.2f} on the true text of {name}"
+    assert false <= clean // 18, f"{false} false alerts on {clean} clean sentences of {name}"
+
+
+@pytest.mark.parametrize("name", DEV_SETS)
+def test_dev_set_recall_on_whisper_transcripts(shipped, name):
+    recall, false, clean = recall_and_false(shipped, load(name), "asr")
+    assert recall >= 0.75, f"recall {recall:.2f} on Whisper's transcripts of {name}"
+    assert false <= clean // 18, f"{false} false alerts on {clean} clean transcripts of {name}"
