@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .pii import DETECTORS, PiiFinder, mask_text
-from .text import Analyzer, Doc, Token, fold_reading, normalize
+from .text import Analyzer, Doc, Token, fold_reading, fold_words, normalize
 
 __all__ = [
     "CATEGORIES",
@@ -403,13 +403,20 @@ class TokenPattern:
         if word_tokens is not None:
             if self.plain_words is not None:
                 self.plain_words.extend(word_tokens)
-            return _Item(
+            split = _Item(
                 "seq",
                 items=[_Item("cond", cond=_Cond([("word", self._word(t))], t.surface)) for t in word_tokens],
             )
+            # The tokenizer may split the word alone (ロ|コーン) but not in a sentence (ロコーン), or
+            # the other way round: the whole word also matches as written or by its reading.
+            word = normalize(a)[0]
+            reading = fold_words(word_tokens).text if self._by_reading and not word.isascii() else ""
+            whole = _Cond([("word", f"{word}\0{word}\0{reading if len(reading) >= 3 else ''}")], word)
+            return _Item("alt", items=[split, _Item("cond", cond=whole)])
         return _Item("cond", cond=_Cond(tests, a))
 
     def _word(self, t: Token) -> str:
+        # Only readings of 3 kana or more: shorter ones are everyday words in kana (ほぼ for 保母).
         reading = fold_reading(t.reading) if self._by_reading and not t.surface.isascii() else ""
         return f"{t.lemma}\0{t.surface}\0{reading if len(reading) >= 3 else ''}"
 
@@ -417,8 +424,6 @@ class TokenPattern:
         """The folded reading of a pattern made of plain words, if it is long enough to trust."""
         if not self.plain_words or any(t.surface.isascii() for t in self.plain_words):
             return None
-        from .text import fold_words
-
         reading = fold_words(self.plain_words).text
         return reading if len(reading) >= 3 else None
 

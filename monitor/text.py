@@ -244,6 +244,7 @@ class Doc:
 
 
 _KANJI_DIGIT = "〇一二三四五六七八九"
+_DIGIT_READINGS = ("ゼロ", "イチ", "ニ", "サン", "ヨン", "ゴ", "ロク", "ナナ", "ハチ", "キュウ")
 
 
 def kanji_number(n: int) -> str:
@@ -276,7 +277,9 @@ def fold_words(words: Sequence[Token]) -> FoldedReadings:
         for i, t in enumerate(words)
         if t.pos == "接頭辞" or (i > 0 and words[i - 1].pos == "助詞" and t.reading not in ("ウ", "ー"))
     )
-    return fold_readings([t.surface.upper() if t.surface.isascii() else t.reading for t in words], fresh)
+    return fold_readings(
+        [t.surface.upper() if t.surface.isascii() and not t.surface.isdigit() else t.reading for t in words], fresh
+    )
 
 
 class Analyzer:
@@ -311,7 +314,8 @@ class Analyzer:
             f = w.feature
             parts = w.pos.split(",")
             lemma = getattr(f, "lemma", None) or surface
-            if surface.isascii() and surface.isdigit() and len(surface) <= 12:
+            digits = surface.isascii() and surface.isdigit()
+            if digits and len(surface) <= 12:
                 # Whisper writes numbers as digits or kanji at random: 業界1 is 業界一.
                 lemma = kanji_number(int(surface))
             if "-" in lemma and not lemma.startswith("-"):
@@ -323,6 +327,9 @@ class Analyzer:
             reading = getattr(f, "kana", None) or getattr(f, "pron", None) or to_katakana(surface)
             if reading == "*":
                 reading = to_katakana(surface)
+            if digits:
+                # Read digit by digit, as Whisper hears them: 6音 is ロクオン (録音).
+                reading = "".join(_DIGIT_READINGS[int(d)] for d in surface)
             cform = getattr(f, "cForm", None) or "*"
             result.append(
                 Token(
