@@ -7,6 +7,7 @@ phrases that must be said. See rules/README.md for the format.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -107,14 +108,55 @@ class _List(list):
     lines: list[int]
 
 
+# libyaml's parser (~10x faster than the pure-Python one, same line marks) without implicit tag
+# resolution: plain scalars are typed by _plain below, which is all a pack needs and much cheaper.
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Parser = None
+
+
+class _Loader(_Parser or yaml.loader.Reader, yaml.constructor.SafeConstructor, yaml.resolver.BaseResolver):  # type: ignore[misc]
+    def __init__(self, stream: str) -> None:
+        if _Parser is not None:
+            _Parser.__init__(self, stream)
+        else:  # pragma: no cover - PyYAML built without libyaml
+            yaml.loader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.BaseResolver.__init__(self)
+
+
+if _Parser is None:  # pragma: no cover
+    _Loader.__bases__ = (yaml.loader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                         yaml.constructor.SafeConstructor, yaml.resolver.BaseResolver)  # fmt: skip
+
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
+_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_PLAIN = {"null": None, "Null": None, "NULL": None, "~": None, "": None,
+          "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}  # fmt: skip
+
+
+def _plain(value: str) -> Any:
+    """A plain (unquoted) scalar as YAML 1.1's core types would read it: null, bool, int, float, text."""
+    if value in _PLAIN:
+        return _PLAIN[value]
+    if _INT.match(value):
+        return int(value.replace("_", ""))
+    if _FLOAT.match(value):
+        return float(value.replace("_", ""))
+    return value
+
+
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         problems.append(Problem(str(path), 1, f"cannot read the pack: {e}"))
         return None
-    # libyaml's parser is ~10x faster than the pure-Python one, with the same line marks.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
@@ -134,36 +176,43 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return _convert(node, constructor, str(path), problems)
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _convert(node: yaml.Node, c: yaml.constructor.SafeConstructor, path: str, problems: list[Problem]) -> Any:
-    if isinstance(node, yaml.MappingNode):
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        if node.tag == _STR:
+            # Plain (unquoted) scalars are typed here rather than by the resolver; quoted and
+            # block scalars are text.
+            return node.value if node.style else _plain(node.value)
+        try:
+            return c.construct_object(node, deep=True)  # explicitly tagged (!!int "3" etc.)
+        except yaml.YAMLError as e:
+            problems.append(Problem(path, node.start_mark.line + 1, f"bad value: {e}"))
+            return None
+    if kind is yaml.MappingNode:
         c.flatten_mapping(node)
         out = _Map()
         out.line = node.start_mark.line + 1
-        out.lines = {}
+        lines: dict[Any, int] = {}
+        out.lines = lines
         for key_node, value_node in node.value:
             key = _convert(key_node, c, path, problems)
             line = key_node.start_mark.line + 1
-            if not isinstance(key, (str, int, float, bool)) or key is None:
+            if key is None or not isinstance(key, (str, int, float, bool)):
                 problems.append(Problem(path, line, f"a key must be a plain word, not {key!r}"))
                 continue
-            if key in out:
-                problems.append(Problem(path, line, f"duplicate key '{key}' (first at line {out.lines[key]})"))
+            if key in lines:
+                problems.append(Problem(path, line, f"duplicate key '{key}' (first at line {lines[key]})"))
                 continue
             out[key] = _convert(value_node, c, path, problems)
-            out.lines[key] = line
+            lines[key] = line
         return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = _List(_convert(v, c, path, problems) for v in node.value)
-        seq.line = node.start_mark.line + 1
-        seq.lines = [v.start_mark.line + 1 for v in node.value]
-        return seq
-    if node.tag == "tag:yaml.org,2002:str":
-        return node.value  # the common case, without the constructor's bookkeeping
-    try:
-        return c.construct_object(node, deep=True)
-    except yaml.YAMLError as e:
-        problems.append(Problem(path, node.start_mark.line + 1, f"bad value: {e}"))
-        return None
+    seq = _List([_convert(v, c, path, problems) for v in node.value])
+    seq.line = node.start_mark.line + 1
+    seq.lines = [v.start_mark.line + 1 for v in node.value]
+    return seq
 
 
 def _line(obj: Any, key: Any = None, default: int = 1) -> int:
@@ -181,7 +230,7 @@ def _line(obj: Any, key: Any = None, default: int = 1) -> int:
 
 class _Cond:
     """A test on one token. `keys` are strings one of which the token must carry (its lemma,
-    surface or orthBase, or "^" and the first two kana of the folded reading from it)."""
+    surface or orthBase, or "^" and the first three kana of the folded reading from it)."""
 
     __slots__ = ("tests", "keys", "text", "reading")
 
@@ -195,7 +244,7 @@ class _Cond:
             if fld == "word":
                 lemma, surface, reading = value.split("\0")
                 compiled.append((fld, lemma, surface, reading))
-                keys = frozenset([lemma, surface, *(["^" + reading[:2]] if reading else [])])
+                keys = frozenset([lemma, surface, *(["^" + reading[:3]] if reading else [])])
                 if len(tests) == 1:
                     self.reading = reading
             else:
@@ -252,6 +301,32 @@ class _Item:
     items: list[_Item] = field(default_factory=list)
     gap: int = 0
     optional: bool = False
+    # For alternatives: the plain words among them, tested with set look-ups instead of one by one.
+    lemmas: frozenset[str] = frozenset()
+    surfaces: frozenset[str] = frozenset()
+    readings: dict[str, list[str]] = field(default_factory=dict)  # first 3 kana -> readings
+    rest: list[_Item] = field(default_factory=list)  # alternatives that need the slow path
+
+    def prepare(self) -> _Item:
+        """Split alternatives into plain words (set look-ups) and the rest."""
+        if self.kind != "alt":
+            return self
+        lemmas: set[str] = set()
+        surfaces: set[str] = set()
+        readings: dict[str, list[str]] = {}
+        rest = []
+        for it in self.items:
+            tests = it.cond.tests if it.kind == "cond" and it.cond is not None else ()
+            if len(tests) == 1 and tests[0][0] == "word" and not it.optional:
+                _, lemma, surface, reading = tests[0]
+                lemmas.update((lemma, surface))
+                surfaces.add(surface)
+                if reading:
+                    readings.setdefault(reading[:3], []).append(reading)
+            else:
+                rest.append(it)
+        self.lemmas, self.surfaces, self.readings, self.rest = frozenset(lemmas), frozenset(surfaces), readings, rest
+        return self
 
     def keys(self) -> frozenset[str] | None:
         """Literal keys one of which must be present for this item to match, if known."""
@@ -299,14 +374,27 @@ def _match_one(it: _Item, doc: Doc, pos: int) -> Iterator[int]:
             return
         if cond.ok(doc.words[pos]):
             yield pos + 1
-        if cond.reading:
+        if cond.reading and doc.prefix3[pos] == cond.reading[:3]:
             for end in doc.reading_ends(cond.reading, pos):
                 if end > pos + 1:
                     yield end
     elif it.kind == "seq":
         yield from _match_items(it.items, 0, doc, pos)
     elif it.kind == "alt":
-        for alt in it.items:
+        if pos < len(doc.words):
+            t = doc.words[pos]
+            if t.lemma in it.lemmas or t.surface in it.surfaces or t.orth in it.surfaces:
+                yield pos + 1
+            candidates = it.readings.get(doc.prefix3[pos])
+            if candidates:
+                one = fold_reading(t.reading)
+                for reading in candidates:
+                    if reading == one:
+                        yield pos + 1
+                    for end in doc.reading_ends(reading, pos):
+                        if end > pos + 1:
+                            yield end
+        for alt in it.rest:
             yield from _match_one(alt, doc, pos)
 
 
@@ -358,7 +446,7 @@ class TokenPattern:
         alts = [self._alternative(a) for a in e.split("|")]
         if optional or len(alts) > 1:
             self.plain_words = None
-        item = alts[0] if len(alts) == 1 else _Item("alt", items=alts)
+        item = alts[0] if len(alts) == 1 else _Item("alt", items=alts).prepare()
         item.optional = optional
         return item
 
@@ -386,8 +474,7 @@ class TokenPattern:
                 tests.append((fld, value))
                 self.plain_words = None
             else:
-                norm = normalize(c)[0]
-                toks = [t for t in self._analyzer.tokens(norm) if not t.is_punct]
+                toks = self._analyzer.word(c)
                 if not toks:
                     raise _PatternSyntaxError(f"'{c}' has no word in it")
                 if len(toks) > 1:
@@ -412,7 +499,7 @@ class TokenPattern:
             word = normalize(a)[0]
             reading = fold_words(word_tokens).text if self._by_reading and not word.isascii() else ""
             whole = _Cond([("word", f"{word}\0{word}\0{reading if len(reading) >= 3 else ''}")], word)
-            return _Item("alt", items=[split, _Item("cond", cond=whole)])
+            return _Item("alt", items=[split, _Item("cond", cond=whole)]).prepare()
         return _Item("cond", cond=_Cond(tests, a))
 
     def _word(self, t: Token) -> str:
@@ -427,12 +514,19 @@ class TokenPattern:
         reading = fold_words(self.plain_words).text
         return reading if len(reading) >= 3 else None
 
-    def find(self, doc: Doc, starts: Iterable[int] | None = None) -> list[tuple[int, int]]:
-        """Spans of normalised text; `starts` limits where a match may begin (word indexes)."""
+    def find(self, doc: Doc) -> list[tuple[int, int]]:
+        """Spans of normalised text where the pattern matches."""
         words = doc.words
+        if any(doc.index.keys().isdisjoint(ks) for ks in self.required_keys):
+            return []
+        if self.anchored:
+            # Only where a word carries one of the first element's keys can a match begin.
+            starts: Iterable[int] = sorted({i for k in self.keys or () for i in doc.index.get(k, ())})
+        else:
+            starts = range(len(words))
         spans: list[tuple[int, int]] = []
         last_end = -1
-        for s in range(len(words)) if starts is None else starts:
+        for s in starts:
             if s < last_end:
                 continue
             for e in _match_items(self.items, 0, doc, s):
@@ -987,7 +1081,16 @@ def load_pack(path: str | os.PathLike[str], analyzer: Analyzer | None = None, ve
         analyzer: the tokenizer to compile token patterns with (one is made if not given).
         verify: run every rule's examples and refuse the pack if one fails.
     """
-    return _PackCompiler(Path(path), analyzer or Analyzer(), verify).compile()
+    # Compiling builds a few hundred thousand small objects that live on; the cyclic garbage
+    # collector would rescan them over and over (3-4x the compile time for a 5,000-rule pack).
+    # Nothing here makes cycles, so it is paused while the pack compiles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _PackCompiler(Path(path), analyzer or Analyzer(), verify).compile()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------- the rule set
@@ -1123,22 +1226,13 @@ class RuleSet:
                 raw.setdefault(id(rule), (rule, []))[1].extend(spans)
 
         seen: set[int] = set()
-        where: dict[str, set[int]] = {}
-        for i, t in enumerate(doc.words):
-            for k in (t.lemma, t.surface, t.orth, "^" + doc.folded.at(i, 2)):
-                where.setdefault(k, set()).add(i)
-        present = where.keys()
+        where = doc.index
         for k in where:
             for rule, tp in self._by_key.get(k, ()):
                 if id(tp) in seen:
                     continue
                 seen.add(id(tp))
-                if any(present.isdisjoint(ks) for ks in tp.required_keys):
-                    continue
-                starts = None
-                if tp.anchored:
-                    starts = sorted(set().union(*(where.get(x, ()) for x in tp.keys)))  # type: ignore[union-attr]
-                spans = tp.find(doc, starts)
+                spans = tp.find(doc)
                 if spans:
                     add(rule, ((s, e, ()) for s, e in spans))
         for rule, tp in self._token_always:

@@ -195,6 +195,9 @@ class Doc:
     tokens: tuple[Token, ...]
     words: tuple[Token, ...]  # tokens without punctuation: what token patterns walk
     folded: FoldedReadings  # the readings of `words`, folded as one string
+    prefix3: tuple[str, ...]  # the first three kana of the folded reading from each word
+    # Where each key stands: a word's lemma, surface and orthBase, and "^" + its prefix3.
+    index: dict[str, tuple[int, ...]]
     boundaries: frozenset[int]  # normalised offsets where a token starts or ends
 
     @property
@@ -229,11 +232,13 @@ class Doc:
     def find_reading(self, folded: str, word: int | None = None) -> list[tuple[int, int]]:
         """Normalised spans whose folded reading is `folded`, starting and ending on word
         boundaries; only at word index `word` when given."""
-        return [
-            (self.words[i].start, self.words[j - 1].end)
-            for i in (range(len(self.words)) if word is None else (word,))
-            for j in self.reading_ends(folded, i)
-        ]
+        if word is not None:
+            starts: Sequence[int] = (word,)
+        elif len(folded) >= 3:
+            starts = self.index.get("^" + folded[:3], ())
+        else:
+            starts = range(len(self.words))
+        return [(self.words[i].start, self.words[j - 1].end) for i in starts for j in self.reading_ends(folded, i)]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised [start, end) to the original text."""
@@ -346,6 +351,15 @@ class Analyzer:
             )
         return result
 
+    def word(self, word: str) -> list[Token]:
+        """The tokens of a word written alone (normalised; punctuation left out), cached: rule
+        packs name the same words again and again."""
+        cache = self.__dict__.setdefault("_words", {})
+        toks = cache.get(word)
+        if toks is None:
+            toks = cache[word] = [t for t in self.tokens(normalize(word)[0]) if not t.is_punct]
+        return list(toks)
+
     def fold(self, kana: str) -> str:
         """The folded reading of a kana phrase, split into words as text would be."""
         words = [t for t in self.tokens(normalize(kana)[0]) if not t.is_punct]
@@ -356,6 +370,11 @@ class Analyzer:
         tokens = self.tokens(norm)
         words = tuple(t for t in tokens if not t.is_punct)
         folded = fold_words(words)
+        prefix3 = tuple(folded.at(i, 3) for i in range(len(words)))
+        index: dict[str, list[int]] = {}
+        for i, t in enumerate(words):
+            for k in {t.lemma, t.surface, t.orth, "^" + prefix3[i]}:
+                index.setdefault(k, []).append(i)
         return Doc(
             text=text,
             norm=norm,
@@ -364,5 +383,7 @@ class Analyzer:
             tokens=tuple(tokens),
             words=words,
             folded=folded,
+            prefix3=prefix3,
+            index={k: tuple(v) for k, v in index.items()},
             boundaries=frozenset(b for t in tokens for b in (t.start, t.end)),
         )
