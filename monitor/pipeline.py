@@ -18,7 +18,7 @@ from .events import Alert, Segment, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
-__all__ = ["CallMonitor", "ReplayOptions", "replay"]
+__all__ = ["CallMonitor", "MonitorOptions", "ReplayOptions", "replay"]
 
 
 @dataclass(frozen=True, slots=True)

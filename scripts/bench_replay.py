@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.asr import ModelOptions, load_model  # noqa: E402
 from monitor.audio import SAMPLE_RATE, decode_file  # noqa: E402
 from monitor.events import Segment  # noqa: E402
-from monitor.pipeline import CallMonitor  # noqa: E402
+from monitor.pipeline import CallMonitor, MonitorOptions  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
 GAP = 1.0
@@ -126,7 +126,8 @@ def main() -> int:
     ours, base = new_tally(), new_tally()
     t0 = time.perf_counter()
     for i, (audio, spans) in enumerate(calls):
-        monitor = CallMonitor(ruleset, f"bench-{i}")
+        # Required phrases are call-level (these joined utterances are no real call): left out.
+        monitor = CallMonitor(ruleset, f"bench-{i}", options=MonitorOptions(required=False))
         found = []
         for seg in transcribe_recording(model, audio):
             for ev in monitor.segment(seg):
