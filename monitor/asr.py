@@ -12,6 +12,7 @@ import importlib.util
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -175,6 +176,7 @@ def clear_cache(cache: Path | None = None) -> None:
 
 # --------------------------------------------------------------------------- transcription
 
+_DEBUG = bool(os.environ.get("SPEECH_MONITOR_DEBUG"))
 _SENTENCE_END = re.compile(r"[。？！?!]\s*$")
 # Whisper's well-known inventions on silence and noise (YouTube outros and the like).
 _HALLUCINATIONS = re.compile(r"ご視聴ありがとうございました|チャンネル登録|おやすみなさい$|^(?:ん|えー|あー)$")
@@ -208,10 +210,21 @@ def _words(segments, offset: float = 0.0) -> list[Word]:
             continue
         if _HALLUCINATIONS.search(s.text.strip()):
             continue
-        for w in s.words or []:
-            if w.word:
-                out.append(Word(w.word, offset + float(w.start), offset + float(w.end)))
+        seg_words = [Word(w.word, offset + float(w.start), offset + float(w.end)) for w in s.words or [] if w.word]
+        out.extend(_drop_loops(seg_words))
     return out
+
+
+def _drop_loops(words: list[Word]) -> list[Word]:
+    """Cut a decoding loop (クッ クッ クッ …): from the third repeat of a 1-3 word unit on, the
+    rest of the segment is Whisper talking to itself, not speech."""
+    texts = [w.text.strip() for w in words]
+    for i in range(len(words)):
+        for n in (1, 2, 3):
+            unit = texts[i : i + n]
+            if len(unit) == n and texts[i + n : i + 2 * n] == unit and texts[i + 2 * n : i + 3 * n] == unit:
+                return words[: i + n]
+    return words
 
 
 def split_segments(words: list[Word], speaker: str, gap: float) -> list[Segment]:
@@ -351,7 +364,13 @@ class StreamingTranscriber:
         # The speaker paused: everything decoded before the pause is final.
         last_speech_end = self.buffer_start + speech[-1]["end"] / SAMPLE_RATE
         if self.audio_end - last_speech_end >= self.options.min_silence:
-            done = [w for w in words if w.end <= last_speech_end + 0.3]
+            # Word times are rough: a word that starts before the pause belongs to the utterance,
+            # however late Whisper says it ends (dropping it would lose text with the audio).
+            # A decode now and then returns nothing for audio the last one heard fine: keep the
+            # longer of the two hypotheses before the audio is trimmed away.
+            if len("".join(w.text for w in self.previous)) > len("".join(w.text for w in words)):
+                words = self.previous
+            done = [w for w in words if w.start < last_speech_end]
             return self._commit(done, trim_to=last_speech_end)
         agreed = _common_prefix(self.previous, words)
         self.previous = words[len(agreed) :]
@@ -394,19 +413,46 @@ class StreamingTranscriber:
             no_speech_threshold=self.options.no_speech_threshold,
             log_prob_threshold=self.options.log_prob_threshold,
         )
-        words = _words(list(segments), self.buffer_start)
-        # Drop what is already committed: words well inside it by time, then any words at the
-        # start that repeat the end of the committed text (word times are only roughly right).
-        words = [w for w in words if w.start >= self.committed_end - 0.5]
-        done = self.committed_text.rstrip()
-        near = 0
-        while near < len(words) and near < 8 and words[near].start < self.committed_end + 0.3:
-            near += 1
-        for k in range(near, 0, -1):
-            head = "".join(w.text for w in words[:k]).strip()
-            if head and done.endswith(head):
-                return words[k:]
+        words = self._after_committed(_words(list(segments), self.buffer_start))
+        if _DEBUG:
+            print(
+                f"[asr] {self.audio_end:6.1f}s committed to {self.committed_end:.2f}: {'|'.join(w.text for w in words)}",
+                file=sys.stderr,
+            )
         return words
+
+    def _after_committed(self, words: list[Word]) -> list[Word]:
+        """The part of a new hypothesis that is not committed yet.
+
+        Word times are rough and Whisper's Japanese "words" are pieces that change between
+        decodes (も|うか vs もうか), so the overlap is found in the text: the longest start of the
+        hypothesis that the committed text ends with, cut at a character if need be.
+        """
+        words = [w for w in words if w.end > self.committed_end - 1.5]
+        text = "".join(w.text for w in words)
+        done = self.committed_text[-40:]
+        overlap = 0
+        for k in range(min(len(done), len(text)), 0, -1):
+            if done.endswith(text[:k]):
+                overlap = k
+                break
+        if overlap == 1 and words and words[0].start >= self.committed_end - 0.2:
+            overlap = 0  # one character in common at new audio is chance, not a repeat
+        if overlap == 0:
+            return [w for w in words if w.start >= self.committed_end - 0.1]
+        out: list[Word] = []
+        skip = overlap
+        for w in words:
+            if skip >= len(w.text):
+                skip -= len(w.text)
+                continue
+            if skip:
+                cut = w.start + (w.end - w.start) * skip / len(w.text)
+                out.append(Word(w.text[skip:], cut, w.end))
+                skip = 0
+            else:
+                out.append(w)
+        return out
 
     def _commit(self, words: list[Word], trim_to: float | None, keep_previous: bool = False) -> list[Segment]:
         if not keep_previous:

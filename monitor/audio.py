@@ -6,13 +6,26 @@ samples with the audio time at which each block ends.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SAMPLE_RATE", "AudioError", "Recording", "decode_file", "frames"]
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioError",
+    "BufferSource",
+    "DeviceError",
+    "LinearResampler",
+    "MicSource",
+    "Recording",
+    "decode_file",
+    "frames",
+    "input_devices",
+]
 
 SAMPLE_RATE = 16000
 
@@ -98,3 +111,204 @@ def frames(samples: np.ndarray, block: float = 0.1) -> Iterator[tuple[np.ndarray
     for start in range(0, len(samples), step):
         chunk = samples[start : start + step]
         yield chunk, (start + len(chunk)) / SAMPLE_RATE
+
+
+# --------------------------------------------------------------------------- live capture
+
+
+class DeviceError(Exception):
+    """No usable input device (or no PortAudio); the message says what to do, in one line."""
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except OSError as e:  # the Python package is there, the C library is not
+        raise DeviceError(
+            "PortAudio library not found: install it (Debian/Ubuntu: apt-get install libportaudio2)"
+        ) from e
+    except ImportError as e:
+        raise DeviceError("live capture needs sounddevice: pip install sounddevice") from e
+    return sounddevice
+
+
+def input_devices() -> list[dict]:
+    """Input devices as PortAudio sees them: index, name, channels, default rate, host API."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+    except sd.PortAudioError as e:
+        raise DeviceError(f"cannot list audio devices: {e}") from e
+    try:
+        default_in = sd.default.device[0]
+    except Exception:  # noqa: BLE001 - no default is fine
+        default_in = -1
+    return [
+        {
+            "index": i,
+            "name": d["name"],
+            "channels": d["max_input_channels"],
+            "default_samplerate": d["default_samplerate"],
+            "hostapi": apis[d["hostapi"]]["name"],
+            "default": i == default_in,
+        }
+        for i, d in enumerate(devices)
+        if d["max_input_channels"] > 0
+    ]
+
+
+class LinearResampler:
+    """Streaming resampler to 16 kHz (linear interpolation, state kept between blocks)."""
+
+    def __init__(self, rate: float) -> None:
+        self.step = rate / SAMPLE_RATE
+        self.pos = 0.0  # position of the next output sample, in input samples from `last`
+        self.last = np.zeros(1, dtype=np.float32)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if self.step == 1.0:
+            return block
+        data = np.concatenate([self.last, block])
+        n_out = int((len(data) - 1 - self.pos) / self.step) + 1 if len(data) - 1 >= self.pos else 0
+        x = self.pos + self.step * np.arange(n_out)
+        out = np.interp(x, np.arange(len(data)), data).astype(np.float32)
+        self.pos = self.pos + self.step * n_out - (len(data) - 1)
+        self.last = data[-1:]
+        return out
+
+
+class MicSource:
+    """Mono 16 kHz blocks from an input device. The PortAudio callback only copies into a bounded
+    queue; when the consumer falls behind, the oldest audio is dropped and counted, never silently.
+    """
+
+    def __init__(self, device: str | int | None = None, block: float = 0.1, max_queue: float = 60.0) -> None:
+        self.device = int(device) if isinstance(device, str) and device.isdigit() else device
+        self.block = block
+        self.queue: deque[np.ndarray] = deque()
+        self.max_blocks = int(max_queue / block)
+        self.lock = threading.Lock()
+        self.dropped = 0.0  # seconds of audio dropped because the queue was full
+        self.stream = None
+        self.rate = SAMPLE_RATE
+        self.name = str(device) if device is not None else "default"
+        self.errors = 0
+        self._resample: LinearResampler | None = None
+
+    def open(self) -> None:
+        sd = _sounddevice()
+        try:
+            info = sd.query_devices(self.device, "input")
+        except (ValueError, sd.PortAudioError) as e:
+            raise DeviceError(f"no input device {self.device!r}: {e}; list them with: speech-monitor devices") from e
+        self.name = info["name"]
+        for rate in (SAMPLE_RATE, int(info["default_samplerate"])):
+            try:
+                self.stream = sd.InputStream(
+                    device=self.device,
+                    channels=1,
+                    samplerate=rate,
+                    blocksize=int(rate * self.block),
+                    dtype="float32",
+                    callback=self._callback,
+                )
+                self.stream.start()
+                self.rate = rate
+                self._resample = LinearResampler(rate)
+                return
+            except sd.PortAudioError as e:
+                last = e
+                self.stream = None
+        raise DeviceError(f"cannot open input device {self.name!r} (busy or unsupported): {last}")
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread: copy only
+        with self.lock:
+            if len(self.queue) >= self.max_blocks:
+                dropped = self.queue.popleft()
+                self.dropped += len(dropped) / self.rate
+            self.queue.append(indata[:, 0].copy())
+
+    @property
+    def backlog(self) -> float:
+        """Seconds of captured audio waiting to be read."""
+        with self.lock:
+            return sum(len(b) for b in self.queue) / self.rate
+
+    @property
+    def active(self) -> bool:
+        return self.stream is not None and bool(self.stream.active)
+
+    ended = False  # a microphone's stream does not end by itself
+
+    def read(self) -> np.ndarray | None:
+        """The next captured block at 16 kHz, or None if nothing is waiting."""
+        with self.lock:
+            block = self.queue.popleft() if self.queue else None
+        if block is None:
+            return None
+        assert self._resample is not None
+        return self._resample(block)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.stop()
+                self.stream.close()
+            except Exception:  # noqa: BLE001 - a vanished device may fail to close
+                pass
+            self.stream = None
+
+
+class BufferSource:
+    """An in-memory stand-in for MicSource (same methods), for tests and paced replay: blocks of a
+    16 kHz array, released as fast as asked or at the pace of a clock."""
+
+    def __init__(self, samples: np.ndarray, block: float = 0.1, paced: bool = False, name: str = "buffer") -> None:
+        self.samples = samples.astype(np.float32, copy=False)
+        self.step = int(SAMPLE_RATE * block)
+        self.pos = 0
+        self.paced = paced
+        self.name = name
+        self.dropped = 0.0
+        self.t0: float | None = None
+
+    def open(self) -> None:
+        import time
+
+        self.t0 = time.monotonic()
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def active(self) -> bool:
+        return self.pos < len(self.samples)
+
+    @property
+    def ended(self) -> bool:
+        """All of the buffer has been read: the stream is over (a microphone never is)."""
+        return self.pos >= len(self.samples)
+
+    @property
+    def backlog(self) -> float:
+        if not self.paced or self.t0 is None:
+            return 0.0
+        import time
+
+        due = min(len(self.samples), int((time.monotonic() - self.t0) * SAMPLE_RATE))
+        return max(0, due - self.pos) / SAMPLE_RATE
+
+    def read(self) -> np.ndarray | None:
+        if self.pos >= len(self.samples):
+            return None
+        if self.paced:
+            import time
+
+            if self.t0 is None:
+                self.t0 = time.monotonic()
+            if (time.monotonic() - self.t0) * SAMPLE_RATE < self.pos + self.step:
+                return None
+        block = self.samples[self.pos : self.pos + self.step]
+        self.pos += self.step
+        return block

@@ -310,6 +310,102 @@ def _summary(console, collector, audio_total: float, elapsed: float) -> None:
     console.print(table)
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .audio import DeviceError, input_devices
+
+    try:
+        devices = input_devices()
+    except DeviceError as e:
+        print(f"speech-monitor: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        for d in devices:
+            print(json.dumps(d, ensure_ascii=False))
+        return EXIT_OK
+    if not devices:
+        print("speech-monitor: no input devices (is a microphone connected, or PulseAudio running?)", file=sys.stderr)
+        return EXIT_FAIL
+    table = Table(title="input devices")
+    for col in ("index", "name", "channels", "rate", "host API", "default"):
+        table.add_column(col)
+    for d in devices:
+        table.add_row(
+            str(d["index"]),
+            d["name"],
+            str(d["channels"]),
+            f"{d['default_samplerate']:.0f}",
+            d["hostapi"],
+            "*" if d["default"] else "",
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    import threading
+
+    from .asr import ModelOptions, load_model
+    from .audio import DeviceError, MicSource
+    from .events import to_line
+    from .panel import PanelState
+    from .pipeline import LiveMonitor, LiveOptions, MonitorOptions
+
+    ruleset, problems = _load(args.rules)
+    _say_problems(problems)
+    if problems:
+        return EXIT_USAGE
+    source = MicSource(args.device)
+    try:
+        source.open()
+    except DeviceError as e:
+        print(f"speech-monitor: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    json_out = sys.stdout if args.json == "-" else (open(args.json, "w", encoding="utf-8") if args.json else None)  # noqa: SIM115
+    ui = _console(stderr=json_out is sys.stdout)
+    try:
+        model = load_model(ModelOptions(args.model, args.device_type, args.compute_type, args.cpu_threads))
+        options = LiveOptions(
+            agent=args.agent,
+            call_gap=args.call_gap,
+            duration=args.duration,
+            monitor=MonitorOptions(cooldown=args.cooldown),
+        )
+        live = LiveMonitor(source, ruleset, model, options)
+        panel = PanelState(live=live.status)
+        stop, new_call = threading.Event(), threading.Event()
+        if sys.stdin.isatty() and not args.no_panel:
+            threading.Thread(target=_keys, args=(stop, new_call), daemon=True).start()
+        sinks = [panel]
+        if args.no_panel:
+            for ev in live.events(stop, new_call):
+                _emit(ev, sinks, json_out, to_line)
+        else:
+            from rich.live import Live
+
+            ui.print("[dim]Enter: new call · q Enter: quit · Ctrl-C: quit[/]")
+            with Live(panel, console=ui, refresh_per_second=4, transient=False):
+                for ev in live.events(stop, new_call):
+                    _emit(ev, sinks, json_out, to_line)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+        if json_out is not None and json_out is not sys.stdout:
+            json_out.close()
+    return EXIT_OK
+
+
+def _keys(stop, new_call) -> None:
+    """Enter starts a new call; q quits (the terminal's line mode: no raw keys needed)."""
+    for line in sys.stdin:
+        if line.strip().lower() == "q":
+            stop.set()
+            return
+        new_call.set()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="speech-monitor",
@@ -377,6 +473,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_options(p)
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "live",
+        help="monitor the headset microphone and warn the agent as the call goes on",
+        description="Listen to an input device, transcribe as the agent speaks, and show alerts in a panel.",
+    )
+    p.add_argument(
+        "--device", metavar="NAME|INDEX", help="input device (see: speech-monitor devices; default: the system default)"
+    )
+    p.add_argument("--agent", metavar="ID", help="agent id written into every event and call id")
+    p.add_argument("--json", metavar="PATH|-", help="write JSON Lines events to PATH ('-': stdout)")
+    p.add_argument("--rules", action="append", metavar="PATH", help="pack file or folder (repeatable; default: rules/)")
+    p.add_argument(
+        "--call-gap",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="seconds without speech that end a call (default 20; 0: only Enter)",
+    )
+    p.add_argument(
+        "--cooldown",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="the same rule does not alert again within S seconds (default 10)",
+    )
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    p.add_argument("--no-panel", action="store_true", help="no terminal panel (events only)")
+    p.add_argument(
+        "--model", default=None, help="faster-whisper size name or CTranslate2 folder (default: the bundled base)"
+    )
+    p.add_argument(
+        "--device-type", default="cpu", choices=["cpu", "cuda", "auto"], help="where the model runs (default: cpu)"
+    )
+    p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    p.add_argument("--cpu-threads", type=int, default=0, help="threads for the model on cpu (default: all cores)")
+    p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("devices", help="list audio input devices")
+    p.add_argument("--json", action="store_true", help="one JSON object per device")
+    p.set_defaults(func=cmd_devices)
 
     p = rsub.add_parser("explain", help="show tokens, readings and hits for text")
     p.add_argument("text", nargs="*", help="the text; '-' or nothing reads lines from stdin")

@@ -31,6 +31,7 @@ class PanelState:
     alerts: deque = field(default_factory=lambda: deque(maxlen=6))
     tail: str = ""  # uncommitted text, greyed
     status: str = ""
+    live: Any = None  # a LiveStatus (pipeline.py) to show in the status line, if any
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, ev: dict[str, Any]) -> None:
@@ -55,8 +56,9 @@ class PanelState:
                         body.stylize(f"reverse {SEVERITY_STYLE[a['severity']]}", at, at + len(words))
                 transcript.append_text(line + body)
                 transcript.append("\n")
-            if self.tail:
-                transcript.append(self.tail, style="grey50 italic")
+            tail = self.live.tail if self.live is not None else self.tail
+            if tail:
+                transcript.append(tail, style="grey50 italic")
             table = Table(box=None, show_header=False, pad_edge=False, expand=True)
             table.add_column(width=5)
             table.add_column(ratio=1, overflow="fold")
@@ -69,6 +71,23 @@ class PanelState:
             parts = [transcript]
             if self.alerts:
                 parts.append(table)
-            if self.status:
-                parts.append(Text(self.status, style="dim"))
+            status = self._live_status() if self.live is not None else self.status
+            if status:
+                parts.append(status if isinstance(status, Text) else Text(status, style="dim"))
             return Panel(Group(*parts), title=self.title, title_align="left")
+
+    def _live_status(self) -> Text:
+        st = self.live
+        bars = max(0, min(10, int((st.level_db + 60) / 6)))  # -60 dB .. 0 dB
+        latency = f"{st.latency:.1f} s" if st.latency is not None else "–"
+        line = Text.assemble(
+            ("● ", "green" if not st.note else "red"),
+            (f"{st.device}  ", "dim"),
+            ("▮" * bars + "▯" * (10 - bars), "green"),
+            (f"  latency {latency}  backlog {st.backlog:.1f} s", "dim"),
+        )
+        if st.dropped:
+            line.append(f"  dropped {st.dropped:.1f} s", style="yellow")
+        if st.note:
+            line.append(f"  {st.note}", style="bold red")
+        return line

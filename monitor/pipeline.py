@@ -18,7 +18,7 @@ from .events import Alert, Segment, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
-__all__ = ["CallMonitor", "MonitorOptions", "ReplayOptions", "replay"]
+__all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,3 +256,140 @@ def _stem(path: str) -> str:
     from pathlib import Path
 
     return Path(path).stem
+
+
+# --------------------------------------------------------------------------- live
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """How the headset is monitored."""
+
+    agent: str | None = None
+    call_gap: float = 20.0  # seconds without speech that end a call (0: only a keypress does)
+    max_backlog: float = 10.0  # seconds of audio waiting before the oldest is dropped (a gap event)
+    duration: float | None = None  # stop after this many seconds of audio (None: until stopped)
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    monitor: MonitorOptions = field(default_factory=lambda: MonitorOptions(cooldown=10.0))
+
+
+@dataclass
+class LiveStatus:
+    """What the panel's status line shows; updated by the live loop."""
+
+    device: str = ""
+    level_db: float = -90.0
+    backlog: float = 0.0
+    latency: float | None = None  # of the last alert: emitted_at - audio_end
+    dropped: float = 0.0
+    call_id: str = ""
+    tail: str = ""
+    note: str = ""  # e.g. "device lost, retrying"
+
+
+class LiveMonitor:
+    """Headset → streaming transcriber → call monitor, as a lazy stream of events.
+
+    Calls are cut after `call_gap` seconds without speech or when `new_call` is set; each has its
+    own id, `call_start`/`call_end` and required-phrase checks, and its own audio clock.
+    """
+
+    def __init__(self, source, ruleset: RuleSet, model, options: LiveOptions | None = None) -> None:
+        self.source = source
+        self.ruleset = ruleset
+        self.model = model
+        self.options = options or LiveOptions()
+        self.status = LiveStatus(device=getattr(source, "name", ""))
+        self.calls = 0
+
+    def _start_call(self):
+        self.calls += 1
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        call_id = f"{self.options.agent or 'agent'}-{stamp}-{self.calls}"
+        t0 = time.monotonic() - self.source.backlog  # wall time of this call's audio 0
+        monitor = CallMonitor(
+            self.ruleset, call_id, self.options.agent, lambda: time.monotonic() - t0, self.options.monitor
+        )
+        stream = StreamingTranscriber(self.model, self.options.transcribe, "agent")
+        self.status.call_id = call_id
+        return monitor, stream
+
+    def events(self, stop=None, new_call=None) -> Iterator[dict[str, Any]]:
+        """Run until `stop` is set (or `duration` of audio is through); yield every event."""
+        import numpy as np
+
+        opts = self.options
+        monitor, stream = self._start_call()
+        yield from monitor.start()
+        audio_total = 0.0
+        last_block_at = time.monotonic()
+        step = opts.transcribe.step
+        while not (stop is not None and stop.is_set()):
+            if opts.duration is not None and audio_total >= opts.duration:
+                break
+            block = self.source.read()
+            if block is None:
+                if self.source.ended:
+                    break
+                if time.monotonic() - last_block_at > 2.0 and not self.source.active:
+                    # The device went away: say so, keep what was captured, try again.
+                    self.status.note = "input device lost; retrying"
+                    try:
+                        self.source.close()
+                        self.source.open()
+                        self.status.note = ""
+                        last_block_at = time.monotonic()
+                    except Exception as e:  # noqa: BLE001 - any failure: retry later
+                        self.status.note = f"input device lost; retrying ({e})"
+                        time.sleep(1.0)
+                time.sleep(0.02)
+                continue
+            last_block_at = time.monotonic()
+            audio_total += len(block) / SAMPLE_RATE
+            stream.feed(block)
+            rms = float(np.sqrt(np.mean(block**2))) if len(block) else 0.0
+            self.status.level_db = 20 * np.log10(max(rms, 1e-9))
+            self.status.backlog = self.source.backlog
+            if self.source.dropped > self.status.dropped:
+                lost = self.source.dropped - self.status.dropped
+                self.status.dropped = self.source.dropped
+                yield event(
+                    "gap",
+                    monitor.call_id,
+                    monitor.agent,
+                    seconds=round(lost, 2),
+                    audio_at=round(stream.audio_end, 2),
+                    reason="overload",
+                )
+            if stream.audio_end - stream.decoded_at >= step:
+                t = time.monotonic()
+                for seg in stream.step(force=True):
+                    for ev in monitor.segment(seg):
+                        if ev["type"] == "alert":
+                            self.status.latency = ev["emitted_at"] - ev["audio_end"]
+                        yield ev
+                took = time.monotonic() - t
+                # Falling behind: decode less often, over larger windows, until caught up.
+                step = (
+                    max(opts.transcribe.step, min(5.0, took * 1.5))
+                    if self.source.backlog > 1.0
+                    else opts.transcribe.step
+                )
+                self.status.tail = stream.tail
+            silent_for = stream.audio_end - max(stream.committed_end, 0.0)
+            ended = new_call is not None and new_call.is_set()
+            if opts.call_gap and stream.committed_end > 0 and silent_for > opts.call_gap:
+                ended = True
+            if ended:
+                if new_call is not None:
+                    new_call.clear()
+                yield from self._end_call(monitor, stream)
+                monitor, stream = self._start_call()
+                yield from monitor.start()
+        yield from self._end_call(monitor, stream)
+
+    @staticmethod
+    def _end_call(monitor: CallMonitor, stream: StreamingTranscriber) -> Iterator[dict[str, Any]]:
+        for seg in stream.finish():
+            yield from monitor.segment(seg)
+        yield from monitor.finish(stream.audio_end)

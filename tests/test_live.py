@@ -1,0 +1,193 @@
+"""Live monitoring: a real audio device (a PulseAudio null sink) and the in-package fake source."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.asr import ModelOptions, load_model
+from monitor.audio import SAMPLE_RATE, BufferSource, LinearResampler, MicSource, decode_file
+from monitor.pipeline import LiveMonitor, LiveOptions
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.model
+SAMPLE = ROOT / "samples" / "call-02-misleading.flac"
+
+
+def excerpt(tmp_path: Path, start: float, end: float) -> tuple[Path, np.ndarray]:
+    """The agent's side of the sample call from start to end, as a mono WAV."""
+    x = decode_file(SAMPLE).channel("left")[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    path = tmp_path / "agent.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return path, x
+
+
+def misleading_line() -> dict:
+    labels = json.loads(SAMPLE.with_name("call-02-misleading.labels.json").read_text(encoding="utf-8"))
+    return next(ln for ln in labels["lines"] if "misleading" in ln.get("expect", []))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(ModelOptions(cpu_threads=2))
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio server with a null sink `agent_headset`; its monitor is the mic."""
+    for tool in ("pulseaudio", "paplay"):
+        assert shutil.which(tool), f"{tool} missing: scripts/test installs pulseaudio and pulseaudio-utils"
+    runtime = tmp_path_factory.mktemp("pulse")
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(runtime),
+        "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
+        "HOME": str(runtime),
+    }
+    subprocess.run(
+        ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n", "--disallow-exit",
+         "--load=module-null-sink sink_name=agent_headset", "--load=module-native-protocol-unix"],
+        env=env, check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    for _ in range(50):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    env["PULSE_SOURCE"] = "agent_headset.monitor"
+    yield env
+    subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=30)
+
+
+def test_devices_lists_the_pulse_device(pulse):
+    r = subprocess.run(
+        [sys.executable, "-m", "monitor", "devices", "--json"],
+        env=pulse,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    names = [json.loads(x)["name"] for x in r.stdout.splitlines()]
+    assert "pulse" in names
+
+
+def test_unknown_device_is_a_one_line_error(pulse):
+    r = subprocess.run(
+        [sys.executable, "-m", "monitor", "live", "--device", "no-such-headset", "--no-panel"],
+        env=pulse, capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "speech-monitor devices" in r.stderr
+
+
+def test_live_on_a_real_device_raises_the_labelled_alert(pulse, tmp_path):
+    line = misleading_line()
+    start = line["start"] - 3.0
+    wav, _ = excerpt(tmp_path, start, line["end"] + 1.0)
+    out = tmp_path / "events.jsonl"
+    live = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "live", "--device", "pulse", "--no-panel", "--json", str(out),
+         "--duration", "16", "--cpu-threads", "2", "--agent", "A-7"],
+        env=pulse, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3.0)  # model loaded, stream open
+    subprocess.run(["paplay", "-d", "agent_headset", str(wav)], env=pulse, check=True, timeout=60)
+    _, err = live.communicate(timeout=120)
+    assert live.returncode == 0, err
+    events = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert events[0]["type"] == "call_start" and events[-1]["type"] == "call_end"
+    assert all(e["agent"] == "A-7" for e in events)
+    alerts = [e for e in events if e["type"] == "alert" and e["category"] == "misleading"]
+    assert alerts, ([(e.get("text"), e.get("audio_start")) for e in events if e["type"] == "segment"], err[-3000:])
+    # Wall clock and audio clock agree: the alert comes soon after the words were spoken.
+    latency = alerts[0]["emitted_at"] - alerts[0]["audio_end"]
+    assert 0 <= latency < 5.0, latency
+
+
+def test_fake_source_paced_call_and_call_split(model, shipped):
+    line = misleading_line()
+    x = decode_file(SAMPLE).channel("left")[
+        int((line["start"] - 1) * SAMPLE_RATE) : int((line["end"] + 0.5) * SAMPLE_RATE)
+    ]
+    silence = np.zeros(int(4 * SAMPLE_RATE), dtype=np.float32)
+    source = BufferSource(np.concatenate([x, silence, x, silence]))
+    live = LiveMonitor(source, shipped, model, LiveOptions(agent="B-1", call_gap=3.0))
+    events = list(live.events())
+    starts = [e for e in events if e["type"] == "call_start"]
+    ends = [e for e in events if e["type"] == "call_end"]
+    assert len(starts) == len(ends) >= 2  # the silence ended the first call
+    assert len({e["call_id"] for e in starts}) == len(starts)
+    by_call = {
+        s["call_id"]: [
+            e for e in events if e["call_id"] == s["call_id"] and e["type"] == "alert" and e["category"] == "misleading"
+        ]
+        for s in starts
+    }
+    assert sum(1 for alerts in by_call.values() if alerts) >= 2
+
+
+def test_overload_drops_are_reported_never_silent():
+    source = MicSource.__new__(MicSource)
+    MicSource.__init__(source, None, block=0.1, max_queue=1.0)
+    block = np.zeros((1600, 1), dtype=np.float32)
+    for _ in range(15):
+        source._callback(block, 1600, None, None)
+    assert len(source.queue) == 10  # bounded
+    assert abs(source.dropped - 0.5) < 1e-6
+    assert abs(source.backlog - 1.0) < 1e-6
+
+
+def test_resampler_keeps_time():
+    r = LinearResampler(44100)
+    tone = np.sin(2 * np.pi * 440 * np.arange(44100) / 44100).astype(np.float32)
+    out = np.concatenate([r(tone[i : i + 4410]) for i in range(0, 44100, 4410)])
+    assert abs(len(out) - 16000) <= 1
+    # Still a 440 Hz tone: zero crossings per second.
+    crossings = np.count_nonzero(np.diff(np.signbit(out)))
+    assert abs(crossings - 880) <= 4
+
+
+def test_same_alert_is_not_repeated_within_the_cooldown(shipped):
+    from monitor.events import Segment, Word
+    from monitor.pipeline import CallMonitor, MonitorOptions
+
+    now = [0.0]
+    monitor = CallMonitor(shipped, "c", clock=lambda: now[0], options=MonitorOptions(cooldown=10.0, required=False))
+
+    def say(text: str, t: float) -> list[dict]:
+        now[0] = t + 1.0
+        words = tuple(Word(ch, t + i * 0.1, t + (i + 1) * 0.1) for i, ch in enumerate(text))
+        return [
+            e for e in monitor.segment(Segment(text, t, t + len(text) * 0.1, "agent", words)) if e["type"] == "alert"
+        ]
+
+    assert len(say("バカなんですか。", 0.0)) == 1
+    assert say("バカなんですか。", 5.0) == []  # 5 s later: the agent is not nagged twice
+    assert len(say("バカなんですか。", 20.0)) == 1
+
+
+def test_stop_event_ends_the_stream(model, shipped):
+    x = decode_file(SAMPLE).channel("left")[: 6 * SAMPLE_RATE]
+    source = BufferSource(x, paced=True)
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    t = time.monotonic()
+    events = list(LiveMonitor(source, shipped, model, LiveOptions()).events(stop))
+    assert time.monotonic() - t < 5.0
+    assert events[-1]["type"] == "call_end"
