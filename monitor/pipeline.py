@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .asr import StreamingTranscriber, TranscribeOptions, transcribe_recording
-from .audio import SAMPLE_RATE, AudioError, Recording, decode_file, frames
+from .audio import SAMPLE_RATE, AudioError, Recording, decode_file
 from .events import Alert, Segment, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
@@ -218,38 +218,25 @@ def replay(
 
 
 def _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts: ReplayOptions, on_progress):
-    """Feed the audio at the pace it was recorded, as a microphone would; emitted_at is wall time."""
-    t0 = time.monotonic()
-    monitor = CallMonitor(ruleset, call_id, opts.agent, lambda: time.monotonic() - t0, opts.monitor)
-    yield from monitor.start()
-    streams = [StreamingTranscriber(model, opts.transcribe, "agent")]
-    audios = [agent_audio]
+    """The audio fed at the pace it was recorded, through the live monitor: replay --realtime is
+    live monitoring with a file for a microphone (emitted_at is wall time)."""
+    from .audio import BufferSource
+
     if customer_audio is not None:
-        streams.append(StreamingTranscriber(model, replace(opts.transcribe), "customer"))
-        audios.append(customer_audio)
-    block = 0.1
-    n_blocks = max(len(a) for a in audios) // int(SAMPLE_RATE * block) + 1
-    iters = [frames(a, block) for a in audios]
-    for _ in range(n_blocks):
-        audio_time = 0.0
-        for stream, it in zip(streams, iters, strict=True):
-            chunk = next(it, None)
-            if chunk is not None:
-                stream.feed(chunk[0])
-                audio_time = max(audio_time, chunk[1])
-        # Wait until the wall clock reaches the audio clock: the audio is "being spoken" now.
-        delay = audio_time - (time.monotonic() - t0)
-        if delay > 0:
-            time.sleep(delay)
-        for stream in streams:
-            for seg in stream.step():
-                yield from monitor.segment(seg)
-        if on_progress:
-            on_progress(block)
-    for stream in streams:
-        for seg in stream.finish():
-            yield from monitor.segment(seg)
-    yield from monitor.finish(len(agent_audio) / SAMPLE_RATE)
+        # Rules apply to the agent only; the customer's side is transcribed as fast as possible.
+        for seg in transcribe_recording(model, customer_audio, opts.transcribe, "customer"):
+            yield event("segment", call_id, opts.agent, speaker="customer", text=mask_numbers(seg.text),
+                        audio_start=round(seg.start, 2), audio_end=round(seg.end, 2))  # fmt: skip
+    source = BufferSource(agent_audio, paced=True, name=call_id)
+    source.open()
+    live = LiveMonitor(
+        source,
+        ruleset,
+        model,
+        LiveOptions(agent=opts.agent, call_gap=0, transcribe=opts.transcribe, monitor=opts.monitor),
+        call_id=call_id,
+    )
+    yield from live.events()
 
 
 def _stem(path: str) -> str:
@@ -294,7 +281,10 @@ class LiveMonitor:
     own id, `call_start`/`call_end` and required-phrase checks, and its own audio clock.
     """
 
-    def __init__(self, source, ruleset: RuleSet, model, options: LiveOptions | None = None) -> None:
+    def __init__(
+        self, source, ruleset: RuleSet, model, options: LiveOptions | None = None, call_id: str | None = None
+    ) -> None:
+        self.fixed_call_id = call_id  # replay --realtime: the file's stem
         self.source = source
         self.ruleset = ruleset
         self.model = model
@@ -305,7 +295,7 @@ class LiveMonitor:
     def _start_call(self):
         self.calls += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        call_id = f"{self.options.agent or 'agent'}-{stamp}-{self.calls}"
+        call_id = self.fixed_call_id or f"{self.options.agent or 'agent'}-{stamp}-{self.calls}"
         t0 = time.monotonic() - self.source.backlog  # wall time of this call's audio 0
         monitor = CallMonitor(
             self.ruleset, call_id, self.options.agent, lambda: time.monotonic() - t0, self.options.monitor
