@@ -25,6 +25,7 @@ __all__ = [
     "decode_file",
     "frames",
     "input_devices",
+    "write_wav",
 ]
 
 SAMPLE_RATE = 16000
@@ -103,6 +104,18 @@ def decode_file(path: str | Path) -> Recording:
     if audio.shape[1] < SAMPLE_RATE // 10:
         raise AudioError(f"{p}: shorter than 0.1 s")
     return Recording(str(p), audio)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE, channels: int = 1) -> Path:
+    """Write float samples (interleaved when channels > 1) as a 16-bit PCM WAV file."""
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return Path(path)
 
 
 def frames(samples: np.ndarray, block: float = 0.1) -> Iterator[tuple[np.ndarray, float]]:

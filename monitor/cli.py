@@ -168,14 +168,20 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
     return EXIT_USAGE if problems else EXIT_OK
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def _add_model_options(p: argparse.ArgumentParser, device_flag: str = "--device") -> None:
+    """--model; the model's device (--device, or --device-type where --device is the microphone);
+    --compute-type; --cpu-threads."""
     p.add_argument(
         "--model",
         default=None,
         help="faster-whisper size name (downloads; needs internet) or a CTranslate2 model folder (default: the bundled base)",
     )
     p.add_argument(
-        "--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where the model runs (default: cpu)"
+        device_flag,
+        dest="model_device",
+        default="cpu",
+        choices=["cpu", "cuda", "auto"],
+        help="where the model runs (default: cpu)",
     )
     p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     p.add_argument("--cpu-threads", type=int, default=0, help="threads for the model on cpu (default: all cores)")
@@ -236,7 +242,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 try:
                     recording = decode_file(path)
                     if model is None:
-                        model = load_model(ModelOptions(args.model, args.device, args.compute_type, args.cpu_threads))
+                        model = load_model(
+                            ModelOptions(args.model, args.model_device, args.compute_type, args.cpu_threads)
+                        )
                     panel = PanelState() if single else None
                     sinks = [collector] + ([panel] if panel else [])
                     events = replay(path, ruleset, model, options, recording=recording)
@@ -365,7 +373,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     json_out = sys.stdout if args.json == "-" else (open(args.json, "w", encoding="utf-8") if args.json else None)  # noqa: SIM115
     ui = _console(stderr=json_out is sys.stdout)
     try:
-        model = load_model(ModelOptions(args.model, args.device_type, args.compute_type, args.cpu_threads))
+        model = load_model(ModelOptions(args.model, args.model_device, args.compute_type, args.cpu_threads))
         options = LiveOptions(
             agent=args.agent,
             call_gap=args.call_gap,
@@ -501,14 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
     p.add_argument("--no-panel", action="store_true", help="no terminal panel (events only)")
-    p.add_argument(
-        "--model", default=None, help="faster-whisper size name or CTranslate2 folder (default: the bundled base)"
-    )
-    p.add_argument(
-        "--device-type", default="cpu", choices=["cpu", "cuda", "auto"], help="where the model runs (default: cpu)"
-    )
-    p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
-    p.add_argument("--cpu-threads", type=int, default=0, help="threads for the model on cpu (default: all cores)")
+    _add_model_options(p, device_flag="--device-type")
     p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("devices", help="list audio input devices")

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.asr import ModelOptions, load_model  # noqa: E402
-from monitor.audio import SAMPLE_RATE, decode_file  # noqa: E402
+from monitor.audio import SAMPLE_RATE, decode_file, write_wav  # noqa: E402
 from monitor.pipeline import ReplayOptions, replay  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
@@ -88,12 +87,7 @@ def run_pulse(agent: np.ndarray, ruleset, model, tmp: Path) -> tuple[list[dict],
     from monitor.audio import MicSource
     from monitor.pipeline import LiveMonitor, LiveOptions
 
-    wav = tmp / "agent.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(agent, -1, 1) * 32767).astype("<i2").tobytes())
+    wav = write_wav(tmp / "agent.wav", agent)
     source = MicSource("pulse")
     source.open()
     live = LiveMonitor(source, ruleset, model, LiveOptions(call_gap=0, duration=len(agent) / SAMPLE_RATE + 4.0))

@@ -33,6 +33,9 @@ from monitor.events import Segment  # noqa: E402
 from monitor.pipeline import CallMonitor, MonitorOptions  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_rules import pack_words  # noqa: E402
+
 GAP = 1.0
 
 
@@ -60,17 +63,6 @@ def build_calls(utts: list[dict], per_call: int) -> list[tuple[np.ndarray, list[
             t += len(audio) / SAMPLE_RATE + GAP
         calls.append((np.concatenate(parts), spans))
     return calls
-
-
-def pack_words(ruleset: RuleSet) -> dict[str, list[str]]:
-    words: dict[str, list[str]] = defaultdict(list)
-    for r in ruleset.line_rules:
-        for tp in r.tokens:
-            for element in tp.source.split():
-                for alt in element.rstrip("?").split("|"):
-                    if not (alt.startswith("...") or "=" in alt or alt == "*" or len(alt) < 2):
-                        words[r.category].append(alt)
-    return words
 
 
 def score(found: list[tuple[str, float, float]], spans, tally) -> None:

@@ -9,14 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from monitor.asr import ModelOptions, load_model
-from monitor.audio import SAMPLE_RATE, BufferSource, LinearResampler, MicSource, decode_file
+from monitor.audio import SAMPLE_RATE, BufferSource, LinearResampler, MicSource, decode_file, write_wav
 from monitor.pipeline import LiveMonitor, LiveOptions
 
 from .conftest import ROOT
@@ -28,13 +27,7 @@ SAMPLE = ROOT / "samples" / "call-02-misleading.flac"
 def excerpt(tmp_path: Path, start: float, end: float) -> tuple[Path, np.ndarray]:
     """The agent's side of the sample call from start to end, as a mono WAV."""
     x = decode_file(SAMPLE).channel("left")[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    path = tmp_path / "agent.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return path, x
+    return write_wav(tmp_path / "agent.wav", x), x
 
 
 def misleading_line() -> dict:

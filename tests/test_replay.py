@@ -6,14 +6,12 @@ import csv
 import json
 import subprocess
 import sys
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from monitor.asr import BUNDLED, ModelOptions, bundled_model_dir, load_model
-from monitor.audio import AudioError, decode_file
+from monitor.audio import AudioError, decode_file, write_wav
 from monitor.pipeline import ReplayOptions, replay
 
 from .conftest import ROOT
@@ -36,16 +34,6 @@ def sample_events(model, shipped) -> dict[str, list[dict]]:
         flac = labels.with_name(labels.name.replace(".labels.json", ".flac"))
         events[flac.stem] = list(replay(str(flac), shipped, model))
     return events
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16000, channels: int = 1) -> Path:
-    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(data.tobytes())
-    return path
 
 
 def test_there_are_samples_of_every_kind():
