@@ -334,10 +334,19 @@ class LiveMonitor:
                         time.sleep(1.0)
                 time.sleep(0.02)
                 continue
+            # Take everything captured so far, so a decode always hears the latest audio (the
+            # backlog left by the previous decode would otherwise add to every alert's latency).
+            while self.source.backlog > 0 and (
+                opts.duration is None or audio_total + len(block) / SAMPLE_RATE <= opts.duration
+            ):
+                more = self.source.read()
+                if more is None:
+                    break
+                block = np.concatenate([block, more])
             last_block_at = time.monotonic()
             audio_total += len(block) / SAMPLE_RATE
             stream.feed(block)
-            rms = float(np.sqrt(np.mean(block**2))) if len(block) else 0.0
+            rms = float(np.sqrt(np.mean(block[-1600:] ** 2))) if len(block) else 0.0
             self.status.level_db = 20 * np.log10(max(rms, 1e-9))
             self.status.backlog = self.source.backlog
             if self.source.dropped > self.status.dropped:
@@ -359,12 +368,9 @@ class LiveMonitor:
                             self.status.latency = ev["emitted_at"] - ev["audio_end"]
                         yield ev
                 took = time.monotonic() - t
-                # Falling behind: decode less often, over larger windows, until caught up.
-                step = (
-                    max(opts.transcribe.step, min(5.0, took * 1.5))
-                    if self.source.backlog > 1.0
-                    else opts.transcribe.step
-                )
+                # A decode slower than the step: decode again as soon as this one is done, over
+                # all the audio that came meanwhile (a larger window), not on a fixed beat.
+                step = opts.transcribe.step if took < opts.transcribe.step else 0.3
                 self.status.tail = stream.tail
             silent_for = stream.audio_end - max(stream.committed_end, 0.0)
             ended = new_call is not None and new_call.is_set()
