@@ -370,7 +370,10 @@ class LiveMonitor:
                 took = time.monotonic() - t
                 # A decode slower than the step: decode again as soon as this one is done, over
                 # all the audio that came meanwhile (a larger window), not on a fixed beat.
-                step = opts.transcribe.step if took < opts.transcribe.step else 0.3
+                # Only a source that runs on the wall clock can fall behind; a file read as fast as
+                # possible keeps the fixed beat (and its results do not depend on the machine).
+                behind = took >= opts.transcribe.step and self.source.backlog > 0
+                step = 0.3 if behind else opts.transcribe.step
                 self.status.tail = stream.tail
             silent_for = stream.audio_end - max(stream.committed_end, 0.0)
             ended = new_call is not None and new_call.is_set()
