@@ -70,7 +70,8 @@ class CallMonitor:
         self.segments += 1
         self.audio_end = max(self.audio_end, seg.end)
         if seg.speaker != "agent":
-            return [self._segment_event(seg, seg.text)]
+            # No rules on the customer's words, but what they read out is masked all the same.
+            return [self._segment_event(seg, self._masked(seg.text, 0, self.ruleset.match(seg.text)))]
         if self.context and (
             seg.start - self.context[-1].end > self.options.context_gap
             or sum(len(s.text) for s in self.context) > self.options.context_chars
@@ -183,7 +184,6 @@ def replay(
     model,
     options: ReplayOptions | None = None,
     recording: Recording | None = None,
-    on_progress: Callable[[float], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The events of one recorded call, lazily, in order.
 
@@ -201,32 +201,23 @@ def replay(
             raise AudioError(f"{path}: --customer needs a stereo recording (this one is mono)")
         customer_audio = rec.channel(other)
     if opts.realtime:
-        yield from _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts, on_progress)
+        yield from _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts)
         return
     monitor = CallMonitor(ruleset, call_id, opts.agent, None, opts.monitor)
     yield from monitor.start()
     segments = list(transcribe_recording(model, agent_audio, opts.transcribe, "agent"))
-    if on_progress:
-        on_progress(rec.duration * (0.5 if customer_audio is not None else 1.0))
     if customer_audio is not None:
         segments += list(transcribe_recording(model, customer_audio, opts.transcribe, "customer"))
-        if on_progress:
-            on_progress(rec.duration * 0.5)
     for seg in sorted(segments, key=lambda s: (s.start, s.speaker)):
         yield from monitor.segment(seg)
     yield from monitor.finish(rec.duration)
 
 
-def _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts: ReplayOptions, on_progress):
+def _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts: ReplayOptions):
     """The audio fed at the pace it was recorded, through the live monitor: replay --realtime is
     live monitoring with a file for a microphone (emitted_at is wall time)."""
     from .audio import BufferSource
 
-    if customer_audio is not None:
-        # Rules apply to the agent only; the customer's side is transcribed as fast as possible.
-        for seg in transcribe_recording(model, customer_audio, opts.transcribe, "customer"):
-            yield event("segment", call_id, opts.agent, speaker="customer", text=mask_numbers(seg.text),
-                        audio_start=round(seg.start, 2), audio_end=round(seg.end, 2))  # fmt: skip
     source = BufferSource(agent_audio, paced=True, name=call_id)
     source.open()
     live = LiveMonitor(
@@ -236,7 +227,18 @@ def _replay_paced(call_id, agent_audio, customer_audio, ruleset, model, opts: Re
         LiveOptions(agent=opts.agent, call_gap=0, transcribe=opts.transcribe, monitor=opts.monitor),
         call_id=call_id,
     )
-    yield from live.events()
+    # The customer's side is transcribed as fast as possible (no rules apply to it) and goes in
+    # right after call_start, through the same call monitor (so it is masked and counted).
+    customer = (
+        list(transcribe_recording(model, customer_audio, opts.transcribe, "customer"))
+        if customer_audio is not None
+        else []
+    )
+    for ev in live.events():
+        yield ev
+        if ev["type"] == "call_start":
+            for seg in customer:
+                yield from live.monitor.segment(seg)
 
 
 def _stem(path: str) -> str:
@@ -302,6 +304,7 @@ class LiveMonitor:
         )
         stream = StreamingTranscriber(self.model, self.options.transcribe, "agent")
         self.status.call_id = call_id
+        self.monitor = monitor
         return monitor, stream
 
     def events(self, stop=None, new_call=None) -> Iterator[dict[str, Any]]:

@@ -136,6 +136,11 @@ def test_customer_channel_is_tagged_and_never_alerts(model, shipped):
     events = list(replay(str(SAMPLES / "call-03-abusive.flac"), shipped, model, ReplayOptions(customer=True)))
     customer = [e for e in events if e["type"] == "segment" and e["speaker"] == "customer"]
     assert customer
+    # The customer reads out a card number in call-04: masked in the customer's segments too.
+    events = list(replay(str(SAMPLES / "call-04-pii.flac"), shipped, model, ReplayOptions(customer=True)))
+    customer = [e["text"] for e in events if e["type"] == "segment" and e["speaker"] == "customer"]
+    assert any("*" in t for t in customer), customer
+    assert all(sum(ch.isdigit() for ch in t) < 4 for t in customer), customer
     # Swapped channels: the agent's words are now the customer's, and do not alert.
     swapped = list(replay(str(SAMPLES / "call-03-abusive.flac"), shipped, model, ReplayOptions(agent_channel="right")))
     assert not [e for e in swapped if e["type"] == "alert" and e["category"] in ("abusive", "discrimination")]
