@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -167,11 +166,6 @@ def load_model(options: ModelOptions | None = None):
         raise RuntimeError(
             f"cannot load the speech model {options.model or 'bundled base'} on {options.device}: {first}"
         ) from e
-
-
-def clear_cache(cache: Path | None = None) -> None:
-    """Remove the reassembled bundled model (it is rebuilt on next use)."""
-    shutil.rmtree(cache or _cache_root(), ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- transcription

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,6 @@ __all__ = [
     "MicSource",
     "Recording",
     "decode_file",
-    "frames",
     "input_devices",
     "write_wav",
 ]
@@ -116,14 +114,6 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE, ch
         w.setframerate(rate)
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return Path(path)
-
-
-def frames(samples: np.ndarray, block: float = 0.1) -> Iterator[tuple[np.ndarray, float]]:
-    """Blocks of samples, each with the audio time (seconds) at which it ends."""
-    step = int(SAMPLE_RATE * block)
-    for start in range(0, len(samples), step):
-        chunk = samples[start : start + step]
-        yield chunk, (start + len(chunk)) / SAMPLE_RATE
 
 
 # --------------------------------------------------------------------------- live capture

@@ -29,7 +29,6 @@ class PanelState:
     title: str = "speech-monitor"
     lines: deque = field(default_factory=lambda: deque(maxlen=8))
     alerts: deque = field(default_factory=lambda: deque(maxlen=6))
-    tail: str = ""  # uncommitted text, greyed
     status: str = ""
     live: Any = None  # a LiveStatus (pipeline.py) to show in the status line, if any
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,7 +55,7 @@ class PanelState:
                         body.stylize(f"reverse {SEVERITY_STYLE[a['severity']]}", at, at + len(words))
                 transcript.append_text(line + body)
                 transcript.append("\n")
-            tail = self.live.tail if self.live is not None else self.tail
+            tail = self.live.tail if self.live is not None else ""  # uncommitted text, greyed
             if tail:
                 transcript.append(tail, style="grey50 italic")
             table = Table(box=None, show_header=False, pad_edge=False, expand=True)

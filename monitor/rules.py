@@ -1258,9 +1258,6 @@ class RuleSet:
         hits.sort(key=lambda h: (h.start, -SEVERITY_RANK[h.severity], h.rule_id))
         return hits
 
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
-
 
 # --------------------------------------------------------------------------- required phrases
 
