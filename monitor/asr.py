@@ -14,6 +14,8 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +159,7 @@ def load_model(options: ModelOptions | None = None):
     except ImportError as e:
         raise RuntimeError("speech recognition needs faster-whisper: pip install faster-whisper") from e
     where = resolve_model(options.model)
+    _install_short_windows()
     try:
         return WhisperModel(
             where, device=options.device, compute_type=options.compute_type, cpu_threads=options.cpu_threads
@@ -168,9 +171,57 @@ def load_model(options: ModelOptions | None = None):
         ) from e
 
 
+# --------------------------------------------------------------------------- encoder windows
+
+# faster-whisper pads every window to the 30 s Whisper was trained on, but the CTranslate2 encoder
+# takes shorter input, and its cost grows faster than the window: on 2 cores 30 s encode in 0.57 s,
+# 10 s in 0.07 s. Padding a few seconds of speech to its length plus a second gave the same
+# character error rate on the dev set (greedy 0.15, beam 5 0.13) at 2-3x the speed (greedy 0.31
+# vs 0.90 s median per utterance), which is most of what a live decode costs. (With only a second of
+# padding, a beam search now and then looped; two seconds did not.) Inside `_short_windows(...)` the
+# library's padding follows `_WINDOW`: ("tail", frames) pads to the content plus `frames`, rounded
+# up to a second; ("fixed", frames) pads every window to the same length (a batch must be even).
+_WINDOW: ContextVar[tuple[str, int] | None] = ContextVar("speech_monitor_window", default=None)
+_FRAMES_PER_SECOND = 100
+_FULL_WINDOW = 3000
+
+
+def _install_short_windows() -> None:
+    import faster_whisper.transcribe as fwt
+
+    if getattr(fwt.pad_or_trim, "speech_monitor", False):
+        return
+    library_pad = fwt.pad_or_trim
+
+    def pad_or_trim(array, length: int = _FULL_WINDOW, *, axis: int = -1):
+        window = _WINDOW.get()
+        if window is not None and length == _FULL_WINDOW:
+            kind, frames = window
+            if kind == "tail":
+                frames = -(-(array.shape[axis] + frames) // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
+            length = min(_FULL_WINDOW, frames)
+        return library_pad(array, length, axis=axis)
+
+    pad_or_trim.speech_monitor = True
+    fwt.pad_or_trim = pad_or_trim
+
+
+@contextmanager
+def _short_windows(kind: str, seconds: float):
+    """Encode windows shorter than 30 s while inside (decoding must happen inside too: the
+    library's segments are lazy)."""
+    token = _WINDOW.set((kind, int(seconds * _FRAMES_PER_SECOND)))
+    try:
+        yield
+    finally:
+        _WINDOW.reset(token)
+
+
 # --------------------------------------------------------------------------- transcription
 
 _DEBUG = bool(os.environ.get("SPEECH_MONITOR_DEBUG"))
+_SPEECH_PAD = 0.1  # seconds the streaming VAD adds around speech
+_LOOP = re.compile(r"(.{3,20}?)\1{2,}")
 _SENTENCE_END = re.compile(r"[。？！?!]\s*$")
 # Whisper's well-known inventions on silence and noise (YouTube outros and the like).
 _HALLUCINATIONS = re.compile(r"ご視聴ありがとうございました|チャンネル登録|おやすみなさい$|^(?:ん|えー|あー)$")
@@ -183,15 +234,21 @@ class TranscribeOptions:
     language: str = "ja"
     beam_size: int = 5  # beam for whole utterances (replay as fast as possible)
     stream_beam_size: int = 1  # beam for the paced streaming decodes (live, --realtime)
+    pause_beam_size: int = 5  # beam for the decode that commits an utterance at its pause
     batch_size: int = 8  # windows decoded together when going as fast as possible
     chunk_length: int = 20  # seconds of speech per window when going as fast as possible (Whisper
     # skips sentences in fuller 30 s windows more often)
     vad_threshold: float = 0.5  # Silero speech probability
     min_silence: float = 0.5  # seconds of silence that end an utterance
     sentence_gap: float = 0.8  # a pause between words this long starts a new segment
-    step: float = 1.0  # seconds of new audio between streaming decodes
+    step: float = 0.5  # streaming: seconds of new audio between decodes
+    check_every: float = 0.1  # streaming: seconds of new audio between looks for a pause (VAD)
+    pause: float = 0.5  # streaming: seconds of silence after which an utterance is final
+    lead_in: float = 0.3  # streaming: seconds of audio kept before speech starts
+    reuse_within: float = 0.3  # streaming: a decode this soon after the speech ended commits at the pause
+    agree_after: float = 8.0  # streaming: seconds of uncommitted speech before LocalAgreement commits
     max_buffer: float = 15.0  # streaming: audio kept before the buffer is trimmed at a commit
-    prompt_chars: int = 80  # recent committed text given to Whisper as context
+    prompt_chars: int = 0  # streaming: recent committed text given to Whisper as context (0: none)
     no_speech_threshold: float = 0.6  # drop decoded text Whisper itself thinks is not speech
     log_prob_threshold: float = -1.0
 
@@ -210,15 +267,25 @@ def _words(segments, offset: float = 0.0) -> list[Word]:
 
 
 def _drop_loops(words: list[Word]) -> list[Word]:
-    """Cut a decoding loop (クッ クッ クッ …): from the third repeat of a 1-3 word unit on, the
-    rest of the segment is Whisper talking to itself, not speech."""
+    """Cut a decoding loop (クッ クッ クッ …, この通話はこの通話はこの通話は…): from the third repeat
+    of a 1-3 word unit, or of a 3-20 character run, on, the rest of the segment is Whisper talking
+    to itself, not speech."""
     texts = [w.text.strip() for w in words]
+    keep = len(words)
     for i in range(len(words)):
         for n in (1, 2, 3):
             unit = texts[i : i + n]
             if len(unit) == n and texts[i + n : i + 2 * n] == unit and texts[i + 2 * n : i + 3 * n] == unit:
-                return words[: i + n]
-    return words
+                keep = min(keep, i + n)
+    loop = _LOOP.search("".join(texts))
+    if loop:
+        cut, seen = loop.start() + len(loop.group(1)), 0
+        for i, t in enumerate(texts):
+            if seen >= cut:
+                keep = min(keep, i)
+                break
+            seen += len(t)
+    return words[:keep]
 
 
 def split_segments(words: list[Word], speaker: str, gap: float) -> list[Segment]:
@@ -258,21 +325,23 @@ def transcribe_recording(
     if not spans:
         return
     pipeline = BatchedInferencePipeline(model)
-    segments, _info = pipeline.transcribe(
-        samples,
-        language=opts.language,
-        beam_size=opts.beam_size,
-        batch_size=opts.batch_size,
-        word_timestamps=True,
-        # With timestamps, Whisper skips fewer sentences in a window of several utterances.
-        without_timestamps=False,
-        chunk_length=opts.chunk_length,
-        vad_filter=True,
-        vad_parameters={"threshold": opts.vad_threshold, "min_silence_duration_ms": int(opts.min_silence * 1000)},
-        no_speech_threshold=opts.no_speech_threshold,
-        log_prob_threshold=opts.log_prob_threshold,
-    )
-    words = _words(segments)
+    # Every window of the batch is padded to the same chunk_length, not to 30 s.
+    with _short_windows("fixed", opts.chunk_length):
+        segments, _info = pipeline.transcribe(
+            samples,
+            language=opts.language,
+            beam_size=opts.beam_size,
+            batch_size=opts.batch_size,
+            word_timestamps=True,
+            # With timestamps, Whisper skips fewer sentences in a window of several utterances.
+            without_timestamps=False,
+            chunk_length=opts.chunk_length,
+            vad_filter=True,
+            vad_parameters={"threshold": opts.vad_threshold, "min_silence_duration_ms": int(opts.min_silence * 1000)},
+            no_speech_threshold=opts.no_speech_threshold,
+            log_prob_threshold=opts.log_prob_threshold,
+        )
+        words = _words(segments)
     for start, end in spans:
         covered = sum(max(0.0, min(w.end, end) - max(w.start, start)) for w in words)
         if end - start >= 0.5 and covered < 0.3 * (end - start):
@@ -283,17 +352,18 @@ def transcribe_recording(
 
 def _decode_alone(model, samples: np.ndarray, start: float, end: float, opts: TranscribeOptions) -> list[Word]:
     piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    segments, _ = model.transcribe(
-        piece,
-        language=opts.language,
-        beam_size=opts.beam_size,
-        word_timestamps=True,
-        condition_on_previous_text=False,
-        vad_filter=False,
-        no_speech_threshold=opts.no_speech_threshold,
-        log_prob_threshold=opts.log_prob_threshold,
-    )
-    return _words(segments, start)
+    with _short_windows("tail", 2.0):
+        segments, _ = model.transcribe(
+            piece,
+            language=opts.language,
+            beam_size=opts.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            no_speech_threshold=opts.no_speech_threshold,
+            log_prob_threshold=opts.log_prob_threshold,
+        )
+        return _words(segments, start)
 
 
 def _speech_spans(samples: np.ndarray, opts: TranscribeOptions) -> list[tuple[float, float]]:
@@ -326,6 +396,7 @@ class StreamingTranscriber:
     committed_text: str = ""
     previous: list[Word] = field(default_factory=list)  # last decode's uncommitted words
     decoded_at: float = 0.0  # buffer end (audio time) at the last decode
+    checked_at: float = 0.0  # buffer end at the last look for a pause
     decodes: int = 0
 
     @property
@@ -341,31 +412,74 @@ class StreamingTranscriber:
         self.buffer = np.concatenate([self.buffer, samples.astype(np.float32, copy=False)])
 
     def due(self) -> bool:
-        return self.audio_end - self.decoded_at >= self.options.step
+        return self.audio_end - self.checked_at >= self.options.check_every
 
     def step(self, force: bool = False) -> list[Segment]:
-        """Decode if a step's worth of audio is new; return newly committed segments."""
+        """Look at the newest audio; return the segments this commits.
+
+        Every `check_every` seconds of audio the (cheap) VAD looks for a pause; every `step`
+        seconds (or at once with `force`) the buffer is decoded and the words two decodes agree on
+        are committed (LocalAgreement). At a pause of `pause` seconds the utterance is final: the
+        last decode is committed as it is if it already heard the utterance's end, otherwise
+        after one more decode. So a phrase that ends a sentence is committed about `pause` seconds
+        after it is spoken.
+        """
         if not (force or self.due()):
             return []
-        self.decoded_at = self.audio_end
+        self.checked_at = self.audio_end
         speech = self._speech_spans()
         if not speech:
             # Silence: nothing to say; keep only a little audio in case speech starts at its edge.
             self._trim_to(max(self.committed_end, self.audio_end - 1.0))
             self.previous = []
             return []
-        words = self._decode()
-        # The speaker paused: everything decoded before the pause is final.
+        # Silence before the first speech carries no words, and Whisper fills it with inventions
+        # (or with the prompt, repeated): drop it.
+        first_speech = self.buffer_start + speech[0]["start"] / SAMPLE_RATE
+        # (a little is kept before it: Whisper misses a word's onset without a lead-in).
+        lead_in = first_speech - self.options.lead_in
+        if lead_in > self.buffer_start + 0.1:
+            self._trim_to(lead_in)
+            self.previous = [w for w in self.previous if w.end > lead_in]
         last_speech_end = self.buffer_start + speech[-1]["end"] / SAMPLE_RATE
-        if self.audio_end - last_speech_end >= self.options.min_silence:
-            # Word times are rough: a word that starts before the pause belongs to the utterance,
-            # however late Whisper says it ends (dropping it would lose text with the audio).
+        if self.audio_end - last_speech_end >= self.options.pause - _SPEECH_PAD:
+            # The speaker paused: everything said before the pause is final.
+            if last_speech_end <= self.committed_end + 0.1 and not self.previous:
+                self._trim_to(last_speech_end)
+                return []
+            # The last decode will do if it heard the end of the speech and little silence after
+            # it (Whisper fills silence at the end of a window with inventions); otherwise the
+            # speech alone is decoded once more.
+            heard_all = (
+                last_speech_end <= self.decoded_at <= last_speech_end + self.options.reuse_within and self.previous
+            )
+            words = (
+                self.previous
+                if heard_all
+                else self._decode(until=last_speech_end, beam_size=self.options.pause_beam_size)
+            )
             # A decode now and then returns nothing for audio the last one heard fine: keep the
             # longer of the two hypotheses before the audio is trimmed away.
             if len("".join(w.text for w in self.previous)) > len("".join(w.text for w in words)):
                 words = self.previous
+            # Word times are rough: a word that starts before the pause belongs to the utterance,
+            # however late Whisper says it ends (dropping it would lose text with the audio).
             done = [w for w in words if w.start < last_speech_end]
+            if _DEBUG:
+                how = "reused" if heard_all else "decoded"
+                print(
+                    f"[asr] pause at {last_speech_end:.2f} ({how}): {'|'.join(w.text for w in done)}", file=sys.stderr
+                )
             return self._commit(done, trim_to=last_speech_end)
+        if not force and self.audio_end - self.decoded_at < self.options.step:
+            return []
+        words = self._decode()
+        if self.audio_end - max(self.buffer_start, self.committed_end) < self.options.agree_after:
+            # A short utterance is committed whole at its pause, from a decode that heard all of
+            # it (text committed piecemeal from decodes of its first half is worse); until then
+            # its words are only shown.
+            self.previous = words
+            return []
         agreed = _common_prefix(self.previous, words)
         self.previous = words[len(agreed) :]
         segments = self._commit(agreed, trim_to=None, keep_previous=True)
@@ -375,9 +489,12 @@ class StreamingTranscriber:
 
     def finish(self) -> list[Segment]:
         """End of stream: decode what is left once and commit all of it."""
-        if len(self.buffer) < SAMPLE_RATE // 10 or not self._speech_spans():
+        speech = self._speech_spans() if len(self.buffer) >= SAMPLE_RATE // 10 else []
+        if not speech:
             return []
-        return self._commit(self._decode(), trim_to=self.audio_end)
+        last_speech_end = self.buffer_start + speech[-1]["end"] / SAMPLE_RATE
+        words = self._decode(until=last_speech_end, beam_size=self.options.pause_beam_size)
+        return self._commit(words, trim_to=self.audio_end)
 
     def _speech_spans(self) -> list[dict]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -387,27 +504,38 @@ class StreamingTranscriber:
         vad = VadOptions(
             threshold=self.options.vad_threshold,
             min_speech_duration_ms=250,
-            min_silence_duration_ms=int(self.options.min_silence * 1000),
-            speech_pad_ms=100,
+            min_silence_duration_ms=int(self.options.pause * 1000),
+            speech_pad_ms=int(_SPEECH_PAD * 1000),
         )
         return get_speech_timestamps(self.buffer, vad)
 
-    def _decode(self) -> list[Word]:
+    def _decode(self, until: float | None = None, beam_size: int | None = None) -> list[Word]:
+        """Decode the buffer (up to audio time `until`): the words not committed yet."""
         self.decodes += 1
-        segments, _ = self.model.transcribe(
-            self.buffer,
-            language=self.options.language,
-            beam_size=self.options.stream_beam_size,
-            word_timestamps=True,
-            # One decode per step: no temperature fallback (it multiplies the cost of a step).
-            temperature=0.0,
-            condition_on_previous_text=False,
-            initial_prompt=self.committed_text[-self.options.prompt_chars :] or None,
-            vad_filter=False,
-            no_speech_threshold=self.options.no_speech_threshold,
-            log_prob_threshold=self.options.log_prob_threshold,
-        )
-        words = self._after_committed(_words(list(segments), self.buffer_start))
+        audio = self.buffer
+        if until is not None:
+            audio = audio[: max(0, int((until - self.buffer_start) * SAMPLE_RATE))]
+        self.decoded_at = self.buffer_start + len(audio) / SAMPLE_RATE
+        seconds = len(audio) / SAMPLE_RATE
+        with _short_windows("tail", 2.0):
+            segments, _ = self.model.transcribe(
+                audio,
+                language=self.options.language,
+                beam_size=beam_size or self.options.stream_beam_size,
+                word_timestamps=True,
+                # One decode per step: no temperature fallback (it multiplies the cost of a step).
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=self.committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else None,
+                vad_filter=False,
+                no_speech_threshold=self.options.no_speech_threshold,
+                log_prob_threshold=self.options.log_prob_threshold,
+                # A decoding loop runs to Whisper's 448-token limit and costs seconds; nobody
+                # says more than ~12 tokens a second.
+                max_new_tokens=min(200, int(15 * seconds) + 10),
+            )
+            decoded = _words(list(segments), self.buffer_start)
+        words = self._after_committed(decoded)
         if _DEBUG:
             print(
                 f"[asr] {self.audio_end:6.1f}s committed to {self.committed_end:.2f}: {'|'.join(w.text for w in words)}",

@@ -316,7 +316,7 @@ class LiveMonitor:
         yield from monitor.start()
         audio_total = 0.0
         last_block_at = time.monotonic()
-        step = opts.transcribe.step
+        hurry = False
         while not (stop is not None and stop.is_set()):
             if opts.duration is not None and audio_total >= opts.duration:
                 break
@@ -363,9 +363,9 @@ class LiveMonitor:
                     audio_at=round(stream.audio_end, 2),
                     reason="overload",
                 )
-            if stream.audio_end - stream.decoded_at >= step:
+            if stream.due():
                 t = time.monotonic()
-                for seg in stream.step(force=True):
+                for seg in stream.step(force=hurry):
                     for ev in monitor.segment(seg):
                         if ev["type"] == "alert":
                             self.status.latency = ev["emitted_at"] - ev["audio_end"]
@@ -375,8 +375,7 @@ class LiveMonitor:
                 # all the audio that came meanwhile (a larger window), not on a fixed beat.
                 # Only a source that runs on the wall clock can fall behind; a file read as fast as
                 # possible keeps the fixed beat (and its results do not depend on the machine).
-                behind = took >= opts.transcribe.step and self.source.backlog > 0
-                step = 0.3 if behind else opts.transcribe.step
+                hurry = took >= opts.transcribe.step and self.source.backlog > 0
                 self.status.tail = stream.tail
             silent_for = stream.audio_end - max(stream.committed_end, 0.0)
             ended = new_call is not None and new_call.is_set()

@@ -19,6 +19,14 @@ def analyzer() -> Analyzer:
 
 
 @pytest.fixture(scope="session")
+def model():
+    """The bundled Whisper base, loaded once for every test that transcribes."""
+    from monitor.asr import ModelOptions, load_model
+
+    return load_model(ModelOptions(cpu_threads=2))
+
+
+@pytest.fixture(scope="session")
 def shipped(analyzer: Analyzer) -> RuleSet:
     ruleset, problems = RuleSet.load([RULES], analyzer)
     assert problems == [], "\n".join(map(str, problems))

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.asr import ModelOptions, load_model
 from monitor.audio import SAMPLE_RATE, BufferSource, LinearResampler, MicSource, decode_file, write_wav
 from monitor.pipeline import LiveMonitor, LiveOptions
 
@@ -33,11 +32,6 @@ def excerpt(tmp_path: Path, start: float, end: float) -> tuple[Path, np.ndarray]
 def misleading_line() -> dict:
     labels = json.loads(SAMPLE.with_name("call-02-misleading.labels.json").read_text(encoding="utf-8"))
     return next(ln for ln in labels["lines"] if "misleading" in ln.get("expect", []))
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model(ModelOptions(cpu_threads=2))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from monitor.asr import BUNDLED, ModelOptions, bundled_model_dir, load_model
+from monitor.asr import BUNDLED, bundled_model_dir
 from monitor.audio import AudioError, decode_file, write_wav
 from monitor.pipeline import ReplayOptions, replay
 
@@ -20,11 +20,6 @@ pytestmark = pytest.mark.model
 SAMPLES = ROOT / "samples"
 LABELS = sorted(SAMPLES.glob("*.labels.json"))
 TOLERANCE = 0.5  # seconds: alerts must point at where the words were spoken
-
-
-@pytest.fixture(scope="session")
-def model():
-    return load_model(ModelOptions(cpu_threads=2))
 
 
 @pytest.fixture(scope="session")
