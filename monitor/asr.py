@@ -175,13 +175,12 @@ def load_model(options: ModelOptions | None = None):
 
 # faster-whisper pads every window to the 30 s Whisper was trained on, but the CTranslate2 encoder
 # takes shorter input, and its cost grows faster than the window: on 2 cores 30 s encode in 0.57 s,
-# 10 s in 0.07 s. Padding a few seconds of speech to its length plus a second gave the same
-# character error rate on the dev set (greedy 0.15, beam 5 0.13) at 2-3x the speed (greedy 0.31
-# vs 0.90 s median per utterance), which is most of what a live decode costs. (With only a second of
-# padding, a beam search now and then looped; two seconds did not.) Inside `_short_windows(...)` the
-# library's padding follows `_WINDOW`: ("tail", frames) pads to the content plus `frames`, rounded
-# up to a second; ("fixed", frames) pads every window to the same length (a batch must be even).
-_WINDOW: ContextVar[tuple[str, int] | None] = ContextVar("speech_monitor_window", default=None)
+# 10 s in 0.07 s. Padding an utterance to its length plus two seconds gave the same character error
+# rate on the dev set (greedy 0.15, beam 5 0.13) at 2-3x the speed (greedy 0.31 vs 0.90 s median
+# per utterance), which is most of what a live decode costs. (With one second of padding a beam
+# search now and then looped.) The batched replay keeps full windows: padding its 20 s windows to
+# 20 s made it faster (14.5x vs 12x real time) but cost recall on the dev calls (0.76 vs 0.78).
+_TAIL: ContextVar[int | None] = ContextVar("speech_monitor_tail", default=None)  # frames of padding
 _FRAMES_PER_SECOND = 100
 _FULL_WINDOW = 3000
 
@@ -194,12 +193,10 @@ def _install_short_windows() -> None:
     library_pad = fwt.pad_or_trim
 
     def pad_or_trim(array, length: int = _FULL_WINDOW, *, axis: int = -1):
-        window = _WINDOW.get()
-        if window is not None and length == _FULL_WINDOW:
-            kind, frames = window
-            if kind == "tail":
-                frames = -(-(array.shape[axis] + frames) // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
-            length = min(_FULL_WINDOW, frames)
+        tail = _TAIL.get()
+        if tail is not None and length == _FULL_WINDOW:
+            whole_seconds = -(-(array.shape[axis] + tail) // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
+            length = min(_FULL_WINDOW, whole_seconds)
         return library_pad(array, length, axis=axis)
 
     pad_or_trim.speech_monitor = True
@@ -207,14 +204,14 @@ def _install_short_windows() -> None:
 
 
 @contextmanager
-def _short_windows(kind: str, seconds: float):
-    """Encode windows shorter than 30 s while inside (decoding must happen inside too: the
-    library's segments are lazy)."""
-    token = _WINDOW.set((kind, int(seconds * _FRAMES_PER_SECOND)))
+def _short_windows(tail: float = 2.0):
+    """While inside, the encoder hears the audio plus `tail` seconds (rounded up to a whole second),
+    not a 30 s window. Decoding must happen inside too: the library's segments are lazy."""
+    token = _TAIL.set(int(tail * _FRAMES_PER_SECOND))
     try:
         yield
     finally:
-        _WINDOW.reset(token)
+        _TAIL.reset(token)
 
 
 # --------------------------------------------------------------------------- transcription
@@ -325,23 +322,21 @@ def transcribe_recording(
     if not spans:
         return
     pipeline = BatchedInferencePipeline(model)
-    # Every window of the batch is padded to the same chunk_length, not to 30 s.
-    with _short_windows("fixed", opts.chunk_length):
-        segments, _info = pipeline.transcribe(
-            samples,
-            language=opts.language,
-            beam_size=opts.beam_size,
-            batch_size=opts.batch_size,
-            word_timestamps=True,
-            # With timestamps, Whisper skips fewer sentences in a window of several utterances.
-            without_timestamps=False,
-            chunk_length=opts.chunk_length,
-            vad_filter=True,
-            vad_parameters={"threshold": opts.vad_threshold, "min_silence_duration_ms": int(opts.min_silence * 1000)},
-            no_speech_threshold=opts.no_speech_threshold,
-            log_prob_threshold=opts.log_prob_threshold,
-        )
-        words = _words(segments)
+    segments, _info = pipeline.transcribe(
+        samples,
+        language=opts.language,
+        beam_size=opts.beam_size,
+        batch_size=opts.batch_size,
+        word_timestamps=True,
+        # With timestamps, Whisper skips fewer sentences in a window of several utterances.
+        without_timestamps=False,
+        chunk_length=opts.chunk_length,
+        vad_filter=True,
+        vad_parameters={"threshold": opts.vad_threshold, "min_silence_duration_ms": int(opts.min_silence * 1000)},
+        no_speech_threshold=opts.no_speech_threshold,
+        log_prob_threshold=opts.log_prob_threshold,
+    )
+    words = _words(segments)
     for start, end in spans:
         covered = sum(max(0.0, min(w.end, end) - max(w.start, start)) for w in words)
         if end - start >= 0.5 and covered < 0.3 * (end - start):
@@ -352,7 +347,7 @@ def transcribe_recording(
 
 def _decode_alone(model, samples: np.ndarray, start: float, end: float, opts: TranscribeOptions) -> list[Word]:
     piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    with _short_windows("tail", 2.0):
+    with _short_windows():
         segments, _ = model.transcribe(
             piece,
             language=opts.language,
@@ -517,7 +512,7 @@ class StreamingTranscriber:
             audio = audio[: max(0, int((until - self.buffer_start) * SAMPLE_RATE))]
         self.decoded_at = self.buffer_start + len(audio) / SAMPLE_RATE
         seconds = len(audio) / SAMPLE_RATE
-        with _short_windows("tail", 2.0):
+        with _short_windows():
             segments, _ = self.model.transcribe(
                 audio,
                 language=self.options.language,
@@ -582,7 +577,8 @@ class StreamingTranscriber:
         segments = split_segments(words, self.speaker, self.options.sentence_gap) if words else []
         if words:
             self.committed_end = max(self.committed_end, words[-1].end)
-            self.committed_text += "".join(w.text for w in words)
+            # Only the end is ever looked at (overlap, prompt): memory stays flat in a long call.
+            self.committed_text = (self.committed_text + "".join(w.text for w in words))[-400:]
         if trim_to is not None:
             self._trim_to(max(trim_to, self.committed_end))
         return segments

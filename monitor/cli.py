@@ -381,6 +381,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             monitor=MonitorOptions(cooldown=args.cooldown),
         )
         live = LiveMonitor(source, ruleset, model, options)
+        live.status.model = f"{args.model or 'base'} {args.compute_type}"
         panel = PanelState(live=live.status)
         stop, new_call = threading.Event(), threading.Event()
         if sys.stdin.isatty() and not args.no_panel:

@@ -82,6 +82,7 @@ class PanelState:
         line = Text.assemble(
             ("● ", "green" if not st.note else "red"),
             (f"{st.device}  ", "dim"),
+            (f"{st.model}  " if st.model else "", "dim"),
             ("▮" * bars + "▯" * (10 - bars), "green"),
             (f"  latency {latency}  backlog {st.backlog:.1f} s", "dim"),
         )

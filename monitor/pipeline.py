@@ -267,6 +267,7 @@ class LiveStatus:
     """What the panel's status line shows; updated by the live loop."""
 
     device: str = ""
+    model: str = ""  # e.g. "base int8" (what transcribes)
     level_db: float = -90.0
     backlog: float = 0.0
     latency: float | None = None  # of the last alert: emitted_at - audio_end
@@ -274,6 +275,7 @@ class LiveStatus:
     call_id: str = ""
     tail: str = ""
     note: str = ""  # e.g. "device lost, retrying"
+    reconnects: int = 0  # times the input device was reopened
 
 
 class LiveMonitor:
@@ -330,7 +332,8 @@ class LiveMonitor:
                     try:
                         self.source.close()
                         self.source.open()
-                        self.status.note = ""
+                        self.status.reconnects += 1
+                        self.status.note = "input device reopened; waiting for audio"
                         last_block_at = time.monotonic()
                     except Exception as e:  # noqa: BLE001 - any failure: retry later
                         self.status.note = f"input device lost; retrying ({e})"
@@ -347,6 +350,7 @@ class LiveMonitor:
                     break
                 block = np.concatenate([block, more])
             last_block_at = time.monotonic()
+            self.status.note = ""
             audio_total += len(block) / SAMPLE_RATE
             stream.feed(block)
             rms = float(np.sqrt(np.mean(block[-1600:] ** 2))) if len(block) else 0.0

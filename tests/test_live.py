@@ -178,3 +178,92 @@ def test_stop_event_ends_the_stream(model, shipped):
     events = list(LiveMonitor(source, shipped, model, LiveOptions()).events(stop))
     assert time.monotonic() - t < 5.0
     assert events[-1]["type"] == "call_end"
+
+
+class Flaky(BufferSource):
+    """A device that vanishes after `lost_at` seconds of audio and is back on the next open()."""
+
+    def __init__(self, samples: np.ndarray, lost_at: float) -> None:
+        super().__init__(samples, paced=True)
+        self.lost_at = int(lost_at * SAMPLE_RATE)
+        self.lost = False
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        self.lost = False
+        if self.opens == 1:
+            super().open()
+        else:  # back: the audio goes on from where the device went away
+            self.t0 = time.monotonic() - self.pos / SAMPLE_RATE
+
+    @property
+    def active(self) -> bool:
+        return not self.lost and super().active
+
+    def read(self) -> np.ndarray | None:
+        if self.opens == 1 and self.pos >= self.lost_at:
+            self.lost = True
+        return None if self.lost else super().read()
+
+
+def test_a_vanished_device_is_reported_and_reopened_without_losing_audio(model, shipped):
+    line = misleading_line()
+    x = decode_file(SAMPLE).channel("left")[
+        int((line["start"] - 0.5) * SAMPLE_RATE) : int((line["end"] + 1.0) * SAMPLE_RATE)
+    ]
+    source = Flaky(x, lost_at=2.0)  # gone in the middle of the line
+    source.open()
+    live = LiveMonitor(source, shipped, model, LiveOptions(call_gap=0))
+    events = list(live.events())
+    assert source.ended  # the loop went on after the device came back
+    assert source.opens == 2 and live.status.reconnects == 1
+    assert live.status.note == ""  # the panel's "device lost" is gone once audio flows again
+    text = "".join(e["text"] for e in events if e["type"] == "segment")
+    assert "絶対" in text, text  # the words on both sides of the gap are there
+    assert [e for e in events if e["type"] == "alert" and e["category"] == "misleading"]
+
+
+def test_no_portaudio_is_one_line_that_says_what_to_install(tmp_path):
+    fake = tmp_path / "sounddevice.py"
+    fake.write_text('raise OSError("PortAudio library not found")\n', encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    for args in (["devices"], ["live", "--device", "0", "--no-panel", "--duration", "1"]):
+        r = subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 2, r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "apt-get install libportaudio2" in lines[0], r.stderr
+
+
+def test_panel_is_readable_at_80_columns():
+    from rich.console import Console
+
+    from monitor.panel import PanelState
+    from monitor.pipeline import LiveStatus
+
+    status = LiveStatus(device="agent_headset.monitor", model="base int8", level_db=-20, latency=0.9, backlog=0.3)
+    status.tail = "ただいまお調べいたしますので少々お待ちください"
+    panel = PanelState(live=status)
+    panel({"type": "call_start", "call_id": "A-07-20261128-101500-1", "agent": "A-07"})
+    long = "この商品なら絶対に儲かりますので、今のうちにお申し込みいただくのがよろしいかと存じます。" * 2
+    panel({"type": "segment", "speaker": "agent", "text": long, "audio_start": 62.0, "audio_end": 70.0})
+    panel(
+        {"type": "alert", "severity": "critical", "text": "絶対に儲かります", "audio_start": 63.0, "audio_end": 64.5,
+         "message": "利益を断定する表現です（金融商品取引法の断定的判断の提供）",
+         "suggestion": "「値動きがあり、元本を割り込むおそれがあります」と説明してください"}
+    )  # fmt: skip
+    console = Console(width=80, record=True, color_system=None)
+    console.print(panel)
+    out = console.export_text()
+    assert max(len(ln) for ln in out.splitlines()) <= 80
+    flat = out.replace("\n", "").replace("│", "").replace(" ", "")
+    for needle in (
+        "01:02",
+        "絶対に儲かります",
+        "critical",
+        "元本を割り込むおそれ",
+        "baseint8",
+        "latency0.9s",
+        "agentA-07",
+    ):
+        assert needle in flat, (needle, out)
