@@ -377,9 +377,9 @@ def _speech_spans(samples: np.ndarray, opts: TranscribeOptions) -> list[tuple[fl
 class StreamingTranscriber:
     """Paced transcription of a stream (live, or replay with --realtime), as a small state machine.
 
-    `feed` audio as it arrives; `step` decodes the buffer when a second of new audio is there and
-    returns the segments now committed: the words two successive decodes agree on
-    (LocalAgreement), or a whole utterance once the speaker pauses. `finish` commits the rest.
+    `feed` audio as it arrives and call `step` (it decides when to look and when to decode); it
+    returns the segments now committed: a whole utterance once the speaker pauses, or, inside a
+    long one, the words two successive decodes agree on (LocalAgreement). `finish` commits the rest.
     """
 
     model: object
@@ -453,9 +453,9 @@ class StreamingTranscriber:
                 if heard_all
                 else self._decode(until=last_speech_end, beam_size=self.options.pause_beam_size)
             )
-            # A decode now and then returns nothing for audio the last one heard fine: keep the
-            # longer of the two hypotheses before the audio is trimmed away.
-            if len("".join(w.text for w in self.previous)) > len("".join(w.text for w in words)):
+            # A decode now and then returns nothing (or a scrap) for audio the last one heard
+            # fine: then the last one is kept, before the audio is trimmed away.
+            if len("".join(w.text for w in words)) < 0.5 * len("".join(w.text for w in self.previous)):
                 words = self.previous
             # Word times are rough: a word that starts before the pause belongs to the utterance,
             # however late Whisper says it ends (dropping it would lose text with the audio).
