@@ -94,6 +94,9 @@ def main() -> int:
     ap.add_argument("--per-call", type=int, default=10, help="utterances joined into one call")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    ap.add_argument(
+        "--stream", action="store_true", help="also run the streaming path of live / --realtime (not paced)"
+    )
     args = ap.parse_args()
     sets = args.set or sorted((ROOT / "tests/data").glob("dev_sentences*.yaml"))
     if len(sets) != len(args.audio_dir):
@@ -140,31 +143,46 @@ def main() -> int:
         score(found, spans, base)
     base_s = time.perf_counter() - t0
 
+    columns = [("monitor", ours, ours_s), ("baseline", base, base_s)]
+    if args.stream:
+        from monitor.audio import BufferSource
+        from monitor.pipeline import LiveMonitor, LiveOptions
+
+        stream = new_tally()
+        t0 = time.perf_counter()
+        for i, (audio, spans) in enumerate(calls):
+            source = BufferSource(audio)  # as fast as the loop takes it: same results on any machine
+            source.open()
+            options = LiveOptions(call_gap=0, monitor=MonitorOptions(required=False))
+            live = LiveMonitor(source, ruleset, model, options, call_id=f"bench-{i}")
+            found = [(e["category"], e["audio_start"], e["audio_end"]) for e in live.events() if e["type"] == "alert"]
+            score(found, spans, stream)
+        columns.insert(1, ("streaming", stream, time.perf_counter() - t0))
+
     cats = sorted(ours["total"])
     print(f"utterances: {len(utts)} in {len(calls)} calls, {audio_s:.0f} s of audio; {args.cpu_threads} cpu threads")
     print()
-    print(f"{'':<16}{'n':>4}  {'monitor':>17}  {'baseline':>17}")
-    print(f"{'category':<16}{'':>4}  {'recall':>8} {'prec.':>8}  {'recall':>8} {'prec.':>8}")
+    print(f"{'':<16}{'n':>4}" + "".join(f"  {name:>17}" for name, _, _ in columns))
+    print(f"{'category':<16}{'':>4}" + "".join(f"  {'recall':>8} {'prec.':>8}" for _ in columns))
+
+    def cells(t: dict, cat: str | None) -> str:
+        caught = t["caught"][cat] if cat else sum(t["caught"].values())
+        total = t["total"][cat] if cat else sum(t["total"].values())
+        correct = t["correct"][cat] if cat else sum(t["correct"].values())
+        alerts = t["alerts"][cat] if cat else sum(t["alerts"].values())
+        recall = caught / total if total else float("nan")
+        prec = correct / alerts if alerts else float("nan")
+        return f"  {recall:>8.2f} {prec:>8.2f}"
+
     for cat in cats:
-        row = []
-        for t in (ours, base):
-            recall = t["caught"][cat] / t["total"][cat] if t["total"][cat] else float("nan")
-            prec = t["correct"][cat] / t["alerts"][cat] if t["alerts"][cat] else float("nan")
-            row += [recall, prec]
-        print(f"{cat:<16}{ours['total'][cat]:>4}  {row[0]:>8.2f} {row[1]:>8.2f}  {row[2]:>8.2f} {row[3]:>8.2f}")
-    tot = {k: sum(ours[k].values()) for k in ("caught", "total", "correct", "alerts")}
-    btot = {k: sum(base[k].values()) for k in ("caught", "total", "correct", "alerts")}
+        print(f"{cat:<16}{ours['total'][cat]:>4}" + "".join(cells(t, cat) for _, t, _ in columns))
+    print(f"{'all':<16}{sum(ours['total'].values()):>4}" + "".join(cells(t, None) for _, t, _ in columns))
     print(
-        f"{'all':<16}{tot['total']:>4}  {tot['caught'] / tot['total']:>8.2f} {tot['correct'] / max(1, tot['alerts']):>8.2f}"
-        f"  {btot['caught'] / btot['total']:>8.2f} {btot['correct'] / max(1, btot['alerts']):>8.2f}"
-    )
-    print(
-        f"{'clean w/ alert':<16}{ours['clean']['all']:>4}  {ours['false']['all']:>8}{'':>9}  {base['false']['all']:>8}"
+        f"{'clean w/ alert':<16}{ours['clean']['all']:>4}"
+        + "".join(f"  {t['false']['all']:>8}{'':>9}" for _, t, _ in columns)
     )
     print()
-    print(
-        f"speed: monitor {audio_s / ours_s:.1f}x real time ({ours_s:.0f} s); baseline {audio_s / base_s:.1f}x ({base_s:.0f} s)"
-    )
+    print("speed: " + "; ".join(f"{name} {audio_s / secs:.1f}x real time ({secs:.0f} s)" for name, _, secs in columns))
     return 0
 
 
