@@ -245,7 +245,10 @@ class TranscribeOptions:
     reuse_within: float = 0.3  # streaming: a decode this soon after the speech ended commits at the pause
     agree_after: float = 8.0  # streaming: seconds of uncommitted speech before LocalAgreement commits
     max_buffer: float = 15.0  # streaming: audio kept before the buffer is trimmed at a commit
-    prompt_chars: int = 0  # streaming: recent committed text given to Whisper as context (0: none)
+    # streaming: recent committed text given to Whisper as context. Off: with a prompt Whisper base
+    # carried on past the end of the speech (お前は, ドリ) and the streaming path found 3 of the
+    # samples' 7 labelled lines instead of 6, whether every decode or only the final one had it.
+    prompt_chars: int = 0
     no_speech_threshold: float = 0.6  # drop decoded text Whisper itself thinks is not speech
     log_prob_threshold: float = -1.0
 
