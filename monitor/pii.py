@@ -28,7 +28,9 @@ _KANA_DIGITS = {
     "きゅう": "9", "きゅー": "9", "キュウ": "9", "キュー": "9", "く": "9", "ク": "9",
 }  # fmt: skip
 _KANJI_DIGITS = dict(zip("〇零一二三四五六七八九", "00123456789", strict=True))
-_SEP = r"(?:[\s、,，・.\-/]|の)?"
+# Between the groups of a number: a pause as Whisper writes it. The live path commits each group
+# read after a pause as an utterance of its own, and Whisper ends those with 。 (「4980。2163。」).
+_SEP = r"(?:[\s、,，・.。\-/]{1,2}|の)?"
 _NUM_UNIT = "[0-9]+|[〇零一二三四五六七八九]"
 _KANA_UNIT = "|".join(sorted((re.escape(k) for k in _KANA_DIGITS), key=len, reverse=True))
 # A number read aloud: digit units with at most one separator between them. Digits and kana

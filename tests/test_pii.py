@@ -61,6 +61,8 @@ def find(analyzer, kind: str, text: str) -> list[str]:
         "4、1、1、1、1、1、1、1、1、1、1、1、1、1、1、1",
         "よんいちいちいち いちいちいちいち いちいちいちいち いちいちいちいち",
         "４１１１－１１１１－１１１１－１１１１",
+        "4111。1111。1111。1111ですね",  # the live path: each group read after a pause is its own utterance
+        "4111。 1111。 1111。 1111",
     ],
 )
 def test_card_numbers(analyzer, text):
