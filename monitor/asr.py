@@ -415,12 +415,13 @@ class StreamingTranscriber:
     def step(self, force: bool = False) -> list[Segment]:
         """Look at the newest audio; return the segments this commits.
 
-        Every `check_every` seconds of audio the (cheap) VAD looks for a pause; every `step`
-        seconds (or at once with `force`) the buffer is decoded and the words two decodes agree on
-        are committed (LocalAgreement). At a pause of `pause` seconds the utterance is final: the
-        last decode is committed as it is if it already heard the utterance's end, otherwise
-        after one more decode. So a phrase that ends a sentence is committed about `pause` seconds
-        after it is spoken.
+        Every `check_every` seconds of audio the (cheap) VAD looks for a pause. At a pause of
+        `pause` seconds the utterance is final: the last decode is committed as it is if it already
+        heard the utterance's end, otherwise the speech is decoded once more (beam
+        `pause_beam_size`). So a phrase that ends a sentence is committed about `pause` seconds
+        after it is spoken. Meanwhile the buffer is decoded every `step` seconds (or at once with
+        `force`) for the greyed tail; only in an utterance longer than `agree_after` are the words
+        two successive decodes agree on committed (LocalAgreement).
         """
         if not (force or self.due()):
             return []
