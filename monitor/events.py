@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Alert", "Segment", "Word", "event", "now_iso", "to_line"]
+__all__ = ["Alert", "Edit", "Segment", "Word", "event", "now_iso", "to_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,13 @@ class Word:
     text: str
     start: float
     end: float
+    # Where another of the decoder's best hypotheses reads differently, starting in this word:
+    # (hypothesis, offset in this word, the text it replaces, what it reads instead).
+    alts: tuple[tuple[int, int, str, str], ...] = field(default=(), repr=False, compare=False)
+
+
+# An edit of a segment's text: (start, end, replacement), character offsets.
+Edit = tuple[int, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,40 @@ class Segment:
     end: float
     speaker: str = "agent"  # agent | customer
     words: tuple[Word, ...] = field(default=(), repr=False)
+    # Other readings of the same audio (the decoder's next-best hypotheses), each as edits of `text`
+    # in order; rules look at them too, since Whisper base often ranks the right words second.
+    alternatives: tuple[tuple[Edit, ...], ...] = field(default=(), repr=False)
+
+    def reading(self, edits: tuple[Edit, ...]) -> str:
+        """The text as one alternative reads it."""
+        out, pos = [], 0
+        for start, end, new in edits:
+            out += [self.text[pos:start], new]
+            pos = end
+        out.append(self.text[pos:])
+        return "".join(out)
+
+    @staticmethod
+    def in_text(edits: tuple[Edit, ...], start: int, end: int) -> tuple[int, int, bool]:
+        """A span of an alternative's reading: the span of `text` it stands for, and whether it
+        touches one of the edits (if not, `text` says the same there)."""
+        delta, touches = 0, False
+        s_out = e_out = None
+        for s, e, new in edits:
+            r_start, r_end = s + delta, s + delta + len(new)
+            if s_out is None and start < r_start:
+                s_out = start - delta
+            elif s_out is None and start < r_end:
+                s_out = s
+            if e_out is None and end <= r_start:
+                e_out = end - delta
+            elif e_out is None and end <= r_end:
+                e_out = e
+            touches = touches or (start <= r_end and end >= r_start)
+            delta += len(new) - (e - s)
+        s_out = start - delta if s_out is None else s_out
+        e_out = end - delta if e_out is None else e_out
+        return s_out, max(s_out, e_out), touches
 
     def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
         """Audio start/end of text[char_start:char_end], from the words that hold it."""
@@ -60,8 +101,11 @@ class Alert:
     audio_start: float
     audio_end: float
     emitted_at: float  # seconds since the stream started, by the monitor's clock
+    # Set when the words were found in an alternative reading: what the transcript says there.
+    heard_as: str | None = None
 
     def to_event(self, call_id: str, agent: str | None) -> dict[str, Any]:
+        extra = {} if self.heard_as is None else {"heard_as": self.heard_as}
         return event(
             "alert",
             call_id,
@@ -76,6 +120,7 @@ class Alert:
             audio_start=round(self.audio_start, 2),
             audio_end=round(self.audio_end, 2),
             emitted_at=round(self.emitted_at, 3),
+            **extra,
         )
 
 

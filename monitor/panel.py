@@ -49,7 +49,7 @@ class PanelState:
                 line = Text(f"{_mmss(ev['audio_start'])} ", style="dim")
                 body = Text(ev["text"], style="dim" if ev.get("speaker") == "customer" else "")
                 for a in self.alerts:
-                    words = a.get("text") or ""
+                    words = a.get("heard_as") or a.get("text") or ""
                     at = ev["text"].find(words) if words else -1
                     if at >= 0 and a["audio_start"] < ev["audio_end"] + 0.05:
                         body.stylize(f"reverse {SEVERITY_STYLE[a['severity']]}", at, at + len(words))
@@ -65,7 +65,13 @@ class PanelState:
                 sev = SEVERITY_STYLE[a["severity"]]
                 table.add_row(
                     Text(_mmss(a["audio_start"]), style="dim"),
-                    Text.assemble((f"{a['severity']} ", sev), a["message"], "\n", ("→ " + a["suggestion"], "green")),
+                    Text.assemble(
+                        (f"{a['severity']} ", sev),
+                        a["message"],
+                        ("" if a.get("heard_as") is None else f" (「{a['heard_as']}」 read as 「{a['text']}」)", "dim"),
+                        "\n",
+                        ("→ " + a["suggestion"], "green"),
+                    ),
                 )
             parts = [transcript]
             if self.alerts:

@@ -6,6 +6,7 @@ file through transcription and a `CallMonitor`, as fast as possible or paced by 
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,9 +15,11 @@ from typing import Any
 
 from .asr import StreamingTranscriber, TranscribeOptions, transcribe_recording
 from .audio import SAMPLE_RATE, AudioError, Recording, decode_file
-from .events import Alert, Segment, event
+from .events import Alert, Segment, Word, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
+
+_CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
@@ -27,8 +30,10 @@ class MonitorOptions:
 
     context_gap: float = 1.5  # seconds of silence after which a new sentence context starts
     context_chars: int = 160  # the longest sentence context rules see
+    pause: float = 0.5  # seconds between segments that end a clause (a 、 goes between them)
     cooldown: float = 0.0  # seconds before the same rule may alert again (0: every slip)
     required: bool = True  # check the packs' required phrases
+    alternatives: bool = True  # also read the decoder's other hypotheses (Segment.alternatives)
 
 
 class CallMonitor:
@@ -78,22 +83,19 @@ class CallMonitor:
         ):
             self.context = []
             self.alerted = set()
-        offset = sum(len(s.text) for s in self.context)
         self.context.append(seg)
-        joined = Segment(
-            "".join(s.text for s in self.context),
-            self.context[0].start,
-            seg.end,
-            "agent",
-            tuple(w for s in self.context for w in s.words),
-        )
+        joined = self._joined()
+        offset = len(joined.text) - len(seg.text)
         doc = self.ruleset.analyze(joined.text)
         hits = self.ruleset.match(doc)
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
         now = self._now(seg.end)
-        for h in hits:
-            key = (h.rule_id, h.start)  # one slip, however the sentence grows after it
+        found = [(h, h.start, h.end, None) for h in hits]
+        if self.options.alternatives:
+            found += self._in_alternatives(seg, joined.text[:offset], hits)
+        for h, at, until, heard_as in found:
+            key = (h.rule_id, at)  # one slip, however the sentence grows after it
             if key in self.alerted:
                 continue
             self.alerted.add(key)
@@ -101,11 +103,50 @@ class CallMonitor:
             if last is not None and now - last < self.options.cooldown:
                 continue
             self.last_alert_at[h.rule_id] = now
-            start, end = joined.time_of(h.start, h.end)
-            events.append(self._alert(h, start, end, now))
+            start, end = joined.time_of(at, until)
+            events.append(self._alert(h, start, end, now, heard_as))
         for miss in self.required.feed(doc, joined.start, seg.end):
             events.append(self._missing(miss, now))
         return events
+
+    def _joined(self) -> Segment:
+        """The sentence so far as one segment. Where the speaker paused and Whisper wrote no
+        punctuation, a 、 goes between (つんぼなんですか さっきから…ますよ + おしみたいに… joined bare
+        reads よおし, and the slip is lost)."""
+        text, words = "", []
+        for i, s in enumerate(self.context):
+            if i and s.start - self.context[i - 1].end >= self.options.pause and not _CLAUSE_END.search(text):
+                text += "、"
+                words.append(Word("、", self.context[i - 1].end, self.context[i - 1].end))
+            text += s.text
+            words.extend(s.words or (Word(s.text, s.start, s.end),))
+        return Segment(text, self.context[0].start, self.context[-1].end, "agent", tuple(words))
+
+    def _in_alternatives(self, seg: Segment, before: str, hits: list[Hit]) -> list[tuple[Hit, int, int, str]]:
+        """Slips that only another hypothesis of the decoder reads (Segment.alternatives), where it
+        reads differently from the transcript: (hit, its span in the transcript's sentence, the
+        transcript's words there). A rule the transcript also hits in this segment is not repeated."""
+        offset = len(before)
+        out: list[tuple[Hit, int, int, str]] = []
+        for edits in seg.alternatives:
+            for h in self.ruleset.match(before + seg.reading(edits)):
+                if h.end <= offset:
+                    continue
+                start, end, touches = Segment.in_text(edits, max(0, h.start - offset), h.end - offset)
+                if not touches:
+                    continue  # the transcript reads the same there
+                # (words only the alternative has stand on the transcript's character around them)
+                end = min(max(end, start + 1), len(seg.text))
+                start, end = offset + min(start, end - 1), offset + end
+                # One alert a rule in a segment: a reading that repeats words (Whisper does) must
+                # not alert twice.
+                if any(o.rule_id == h.rule_id and o.end > offset for o in hits) or any(
+                    o.rule_id == h.rule_id for o, *_ in out
+                ):
+                    continue
+                heard = (before + seg.text)[start:end]
+                out.append((h, start, end, mask_numbers(heard, min_digits=1) if h.category == "pii" else heard))
+        return out
 
     @staticmethod
     def _masked(text: str, offset: int, hits: list[Hit]) -> str:
@@ -129,8 +170,10 @@ class CallMonitor:
             audio_end=round(seg.end, 2),
         )
 
-    def _alert(self, h: Hit, start: float, end: float, now: float) -> dict[str, Any]:
-        alert = Alert(h.rule_id, h.pack, h.category, h.severity, h.message, h.suggestion, h.matched, start, end, now)
+    def _alert(self, h: Hit, start: float, end: float, now: float, heard_as: str | None = None) -> dict[str, Any]:
+        alert = Alert(
+            h.rule_id, h.pack, h.category, h.severity, h.message, h.suggestion, h.matched, start, end, now, heard_as
+        )
         self.alerts.append(alert)
         return alert.to_event(self.call_id, self.agent)
 

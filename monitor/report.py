@@ -107,7 +107,7 @@ table.sum{border-collapse:collapse}table.sum td,table.sum th{border:1px solid #d
 .t{color:#666;font-variant-numeric:tabular-nums}.who{color:#666}.customer .txt{color:#555}
 mark{padding:0 .1rem;border-radius:2px}
 .critical{background:#d32f2f;color:#fff}.warning{background:#ffb300}.info{background:#4fc3f7}
-.note{font-size:.85rem}.note b{display:block}.sugg{color:#2e7d32}
+.note{font-size:.85rem}.alt{color:#666}.note b{display:block}.sugg{color:#2e7d32}
 .missing{background:#fff3e0;border-left:4px solid #ffb300;padding:.4rem .8rem;margin:.4rem 0}
 """
 
@@ -116,7 +116,7 @@ def _highlight(text: str, alerts: list[dict[str, Any]]) -> str:
     """HTML of a segment's text with each alert's words marked by severity."""
     marks: list[tuple[int, int, str]] = []
     for a in alerts:
-        words = a.get("text") or ""
+        words = a.get("heard_as") or a.get("text") or ""  # (heard_as: what the transcript says there)
         at = text.find(words) if words else -1
         if at >= 0:
             marks.append((at, at + len(words), a["severity"]))
@@ -129,6 +129,14 @@ def _highlight(text: str, alerts: list[dict[str, Any]]) -> str:
         pos = end
     out.append(html.escape(text[pos:]))
     return "".join(out)
+
+
+def _reading(alert: dict[str, Any]) -> str:
+    """For an alert found in the recogniser's other reading: what that reading heard."""
+    if alert.get("heard_as") is None:
+        return ""
+    heard, read = html.escape(alert["heard_as"]), html.escape(alert["text"])
+    return f"<div class=alt>transcribed 「{heard}」; the recogniser's other reading: 「{read}」</div>"
 
 
 def write_html(path: str | Path, calls: list[CallRecord]) -> None:
@@ -187,7 +195,7 @@ def write_html(path: str | Path, calls: list[CallRecord]) -> None:
             ]
             notes = "".join(
                 f'<div class=note id="{e(c.call_id)}-a{i}"><b><mark class="{e(a["severity"])}">{e(a["severity"])}</mark> '
-                f"{e(a['rule_id'])} {mmss(a['audio_start'])}</b>{e(a['message'])}<div class=sugg>→ {e(a['suggestion'])}</div></div>"
+                f"{e(a['rule_id'])} {mmss(a['audio_start'])}</b>{e(a['message'])}{_reading(a)}<div class=sugg>→ {e(a['suggestion'])}</div></div>"
                 for i, a in near
             )
             parts.append(
