@@ -184,8 +184,8 @@ def load_model(options: ModelOptions | None = None):
 # rate on the dev set (greedy 0.15, beam 5 0.13) at 2-3x the speed (greedy 0.31 vs 0.90 s median
 # per utterance), which is most of what a live decode costs. (With one second of padding a beam
 # search now and then looped.) The batched replay pads each batch of utterances to its longest.
-# frames of padding, or (negative) a fixed window of so many frames
-_TAIL: ContextVar[int | None] = ContextVar("speech_monitor_tail", default=None)
+# (frames of padding after the audio, or None; frames of a fixed window, or None)
+_WINDOW: ContextVar[tuple[int | None, int | None] | None] = ContextVar("speech_monitor_window", default=None)
 _FRAMES_PER_SECOND = 100
 _FULL_WINDOW = 3000
 
@@ -198,13 +198,12 @@ def _install_short_windows() -> None:
     library_pad = fwt.pad_or_trim
 
     def pad_or_trim(array, length: int = _FULL_WINDOW, *, axis: int = -1):
-        tail = _TAIL.get()
-        if tail is not None and length == _FULL_WINDOW:
-            if tail < 0:  # a fixed window of -tail frames (windows batched together must be alike)
-                length = min(_FULL_WINDOW, -tail)
-            else:
-                whole_seconds = -(-(array.shape[axis] + tail) // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
-                length = min(_FULL_WINDOW, whole_seconds)
+        window = _WINDOW.get()
+        if window is not None and length == _FULL_WINDOW:
+            tail, fixed = window
+            if fixed is None:
+                fixed = -(-(array.shape[axis] + tail) // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
+            length = min(_FULL_WINDOW, fixed)
         return library_pad(array, length, axis=axis)
 
     pad_or_trim.speech_monitor = True
@@ -214,14 +213,16 @@ def _install_short_windows() -> None:
 @contextmanager
 def _short_windows(tail: float = 2.0, window: float | None = None):
     """While inside, the encoder hears the audio plus `tail` seconds (rounded up to a whole second),
-    or a `window` of so many seconds, not a 30 s window. Decoding must happen inside too: the
-    library's segments are lazy."""
-    frames = -math.ceil(window) * _FRAMES_PER_SECOND if window else int(tail * _FRAMES_PER_SECOND)
-    token = _TAIL.set(frames)
+    or, given `window`, that many seconds (rounded up; windows batched together must be alike), not
+    a 30 s window. Decoding must happen inside too: the library's segments are lazy."""
+    if window is None:
+        token = _WINDOW.set((int(tail * _FRAMES_PER_SECOND), None))
+    else:
+        token = _WINDOW.set((None, math.ceil(window) * _FRAMES_PER_SECOND))
     try:
         yield
     finally:
-        _TAIL.reset(token)
+        _WINDOW.reset(token)
 
 
 # --------------------------------------------------------------------------- other hypotheses

@@ -46,6 +46,9 @@ def test_encoder_windows_are_short_only_inside():
         assert fwt.pad_or_trim(features).shape == (80, 500)  # 2.5 s + 2 s, up to a whole second
         assert fwt.pad_or_trim(np.zeros((80, 2900), dtype=np.float32)).shape == (80, 3000)
         assert fwt.pad_or_trim(features, 1000).shape == (80, 1000)  # an explicit length is kept
+    with _short_windows(window=6.2):  # a batch of utterances: every window alike, whatever its audio
+        assert fwt.pad_or_trim(features).shape == (80, 700)
+        assert fwt.pad_or_trim(np.zeros((80, 610), dtype=np.float32)).shape == (80, 700)
     assert fwt.pad_or_trim(features).shape == (80, 3000)
 
 
