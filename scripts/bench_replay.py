@@ -38,8 +38,6 @@ from monitor.rules import RuleSet  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_rules import pack_words  # noqa: E402
 
-GAP = 1.0
-
 
 def load_utterances(sets: list[Path], audio_dirs: list[Path]) -> list[dict]:
     """Every labelled sentence whose audio (<id>.wav) is found in one of the audio folders."""
@@ -52,17 +50,19 @@ def load_utterances(sets: list[Path], audio_dirs: list[Path]) -> list[dict]:
     return out
 
 
-def build_calls(utts: list[dict], per_call: int) -> list[tuple[np.ndarray, list[tuple[float, float, dict]]]]:
+def build_calls(
+    utts: list[dict], per_call: int, gap_s: float = 1.0
+) -> list[tuple[np.ndarray, list[tuple[float, float, dict]]]]:
     calls = []
-    gap = np.zeros(int(GAP * SAMPLE_RATE), dtype=np.float32)
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32)
     for i in range(0, len(utts), per_call):
-        parts, spans, t = [], [], GAP
+        parts, spans, t = [], [], gap_s
         parts.append(gap)
         for u in utts[i : i + per_call]:
             audio = decode_file(u["wav"]).channel(0)
             spans.append((t, t + len(audio) / SAMPLE_RATE, u))
             parts += [audio, gap]
-            t += len(audio) / SAMPLE_RATE + GAP
+            t += len(audio) / SAMPLE_RATE + gap_s
         calls.append((np.concatenate(parts), spans))
     return calls
 
@@ -94,6 +94,7 @@ def main() -> int:
         "--audio-dir", action="append", type=Path, required=True, help="audio folder for each --set, in order"
     )
     ap.add_argument("--per-call", type=int, default=10, help="utterances joined into one call")
+    ap.add_argument("--gap", type=float, default=1.0, help="seconds of silence between the utterances of a call")
     ap.add_argument("--cpu-threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     ap.add_argument(
@@ -113,7 +114,7 @@ def main() -> int:
     if problems:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2
-    calls = build_calls(utts, args.per_call)
+    calls = build_calls(utts, args.per_call, args.gap)
     audio_s = sum(len(a) for a, _ in calls) / SAMPLE_RATE
     model = load_model(ModelOptions(cpu_threads=args.cpu_threads))
     words = pack_words(ruleset)
