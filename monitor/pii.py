@@ -122,7 +122,7 @@ _KEYWORD_SOURCES = {
     "security_code": re.compile(
         r"セキュリティー?コード|CVV|CVC|裏面の(?:3|三|さん)桁|裏面の番号|裏面に記載の番号", re.I
     ),
-    "account": re.compile(r"口座番号|口座の番号"),
+    "account": re.compile(r"口座番号|口座の番号|(?:普通|当座)(?:預金)?(?:口座)?の"),
     "password": re.compile(r"パスワード|password", re.I),
 }
 _KEYWORDS = {k: re.compile(to_katakana(p.pattern), p.flags) for k, p in _KEYWORD_SOURCES.items()}
