@@ -7,6 +7,7 @@ atomically, so a crash or two processes at once never leave a half file that is 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import importlib.util
@@ -19,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -334,6 +335,7 @@ def _alternatives_of(words: list[Word]) -> tuple[tuple[Edit, ...], ...]:
 
 _DEBUG = bool(os.environ.get("SPEECH_MONITOR_DEBUG"))
 _SPEECH_PAD = 0.1  # seconds the streaming VAD adds around speech
+_LOOKS_KEPT = 2  # utterances waiting for a second look (a loop that has no time for them drops them)
 _LOOP = re.compile(r"(.{3,20}?)\1{2,}")
 _SENTENCE_END = re.compile(r"[。？！?!]\s*$")
 # Whisper's well-known inventions on silence and noise (YouTube outros and the like).
@@ -366,6 +368,10 @@ class TranscribeOptions:
     # carried on past the end of the speech (お前は, ドリ) and the streaming path found 3 of the
     # samples' 7 labelled lines instead of 6, whether every decode or only the final one had it.
     prompt_chars: int = 0
+    # streaming: an utterance committed from the greedy decode is decoded once more with beam
+    # `pause_beam_size` when the loop has time (a second look); rules read what that decode, and its
+    # other hypotheses, read differently. Its alerts come later (about a second), but they come.
+    second_look: bool = True
     no_speech_threshold: float = 0.6  # drop decoded text Whisper itself thinks is not speech
     log_prob_threshold: float = -1.0
     # other hypotheses of each beam search the rules also read (0: none). The dev calls gave recall
@@ -544,6 +550,9 @@ class StreamingTranscriber:
     decoded_at: float = 0.0  # buffer end (audio time) at the last decode
     checked_at: float = 0.0  # buffer end at the last look for a pause
     decodes: int = 0
+    # utterances committed from a greedy decode, waiting for a second look: (audio, its start time,
+    # the segments committed from it); the oldest is dropped past `_LOOKS_KEPT`
+    looks: list[tuple[np.ndarray, float, list[Segment]]] = field(default_factory=list)
 
     @property
     def audio_end(self) -> float:
@@ -617,7 +626,16 @@ class StreamingTranscriber:
                 print(
                     f"[asr] pause at {last_speech_end:.2f} ({how}): {'|'.join(w.text for w in done)}", file=sys.stderr
                 )
-            return self._commit(done, trim_to=last_speech_end)
+            # Committed from the greedy decode: the beam search gets a second look later.
+            look = None
+            if words is self.previous and self.options.second_look:
+                if self.options.stream_beam_size < self.options.pause_beam_size:
+                    audio = self.buffer[: max(0, int((last_speech_end - self.buffer_start) * SAMPLE_RATE))]
+                    look = (audio.copy(), self.buffer_start)
+            segments = self._commit(done, trim_to=last_speech_end)
+            if look is not None and segments:
+                self.looks = [*self.looks[1 - _LOOKS_KEPT :], (*look, segments)]
+            return segments
         if not force and self.audio_end - self.decoded_at < self.options.step:
             return []
         words = self._decode()
@@ -633,6 +651,30 @@ class StreamingTranscriber:
         if self.audio_end - self.buffer_start > self.options.max_buffer and self.committed_end > self.buffer_start:
             self._trim_to(self.committed_end)
         return segments
+
+    def look_again(self) -> list[Segment]:
+        """The second look at the oldest utterance waiting for one: it is decoded again with beam
+        `pause_beam_size`, and its committed segments come back carrying, as other readings
+        (Segment.alternatives), how that decode and its other hypotheses read differently. Only
+        segments that gained a reading are returned; the transcript itself stays as committed."""
+        if not self.looks:
+            return []
+        audio, start, segments = self.looks.pop(0)
+        with _short_windows(), _alternatives(self.options.alternatives) as records:
+            decoded, _ = self.model.transcribe(
+                audio,
+                language=self.options.language,
+                beam_size=self.options.pause_beam_size,
+                word_timestamps=True,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                no_speech_threshold=self.options.no_speech_threshold,
+                log_prob_threshold=self.options.log_prob_threshold,
+                max_new_tokens=min(200, int(15 * len(audio) / SAMPLE_RATE) + 10),
+            )
+            words = _with_alternatives(self.model, _words(list(decoded), start), records, self.options.language)
+        return _revised(segments, words)
 
     def finish(self) -> list[Segment]:
         """End of stream: decode what is left once and commit all of it."""
@@ -744,6 +786,36 @@ class StreamingTranscriber:
         cut = min(cut, len(self.buffer))
         self.buffer = self.buffer[cut:]
         self.buffer_start += cut / SAMPLE_RATE
+
+
+def _revised(segments: list[Segment], words: list[Word]) -> list[Segment]:
+    """Committed segments with the readings of another decode of their audio (`words`, carrying
+    their own other hypotheses) as edits of their text; a segment those readings leave as it is
+    (punctuation aside) is left out. An edit across two segments is dropped."""
+    text = "".join(s.text for s in segments)
+    new = "".join(w.text for w in words)
+    if not new:
+        return []
+    readings = [new, *(Segment(new, 0, 0).reading(e) for e in _alternatives_of(words))]
+    bounds = list(itertools.accumulate(len(s.text) for s in segments))
+    found: list[dict[str, tuple[Edit, ...]]] = [{} for _ in segments]
+    for reading in readings:
+        if len(reading) > 1.25 * len(text) + 2:
+            continue  # (Whisper repeating itself)
+        edits: list[list[Edit]] = [[] for _ in segments]
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, text, reading, autojunk=False).get_opcodes():
+            if tag == "equal":
+                continue
+            k = bisect.bisect_right(bounds, i1) if i1 < len(text) else len(segments) - 1
+            if i2 > bounds[k]:
+                continue
+            base = bounds[k] - len(segments[k].text)
+            edits[k].append((i1 - base, i2 - base, reading[j1:j2]))
+        for k, e in enumerate(edits):
+            reading_k = segments[k].reading(tuple(e))
+            if _PUNCTUATION.sub("", reading_k) != _PUNCTUATION.sub("", segments[k].text):
+                found[k].setdefault(reading_k, tuple(e))
+    return [replace(s, alternatives=tuple(f.values())) for s, f in zip(segments, found, strict=True) if f]
 
 
 def _common_prefix(a: list[Word], b: list[Word]) -> list[Word]:

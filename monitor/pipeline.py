@@ -19,6 +19,7 @@ from .events import Alert, Segment, Word, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
+_CAUGHT_UP = 0.25  # seconds of audio waiting below which the live loop has time for a second look
 _CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
@@ -109,18 +110,47 @@ class CallMonitor:
             events.append(self._missing(miss, now))
         return events
 
-    def _joined(self) -> Segment:
-        """The sentence so far as one segment. Where the speaker paused and Whisper wrote no
-        punctuation, a 、 goes between (つんぼなんですか さっきから…ますよ + おしみたいに… joined bare
-        reads よおし, and the slip is lost)."""
+    def revise(self, seg: Segment, audio_time: float) -> list[dict[str, Any]]:
+        """A committed segment again, with other readings from a second decode of its audio
+        (StreamingTranscriber.look_again): alerts for slips only those readings show, that no
+        alert of the same rule already covers. `audio_time`: where the stream is now."""
+        if seg.speaker != "agent" or not self.options.alternatives or not seg.alternatives:
+            return []
+        at = next(
+            (i for i, s in enumerate(self.context) if (s.start, s.end, s.text) == (seg.start, seg.end, seg.text)), None
+        )
+        context = self.context[: at + 1] if at is not None else [seg]
+        joined = self._joined(context)
+        offset = len(joined.text) - len(seg.text)
+        hits = [h for h in self.ruleset.match(joined.text) if h.end > offset]
+        now = self._now(audio_time)
+        events = []
+        for h, start_char, end_char, heard_as in self._in_alternatives(seg, joined.text[:offset], hits):
+            start, end = joined.time_of(start_char, end_char)
+            if any(a.rule_id == h.rule_id and a.audio_start < seg.end and a.audio_end > seg.start for a in self.alerts):
+                continue
+            if at is not None:
+                self.alerted.add((h.rule_id, start_char))
+            last = self.last_alert_at.get(h.rule_id)
+            if last is not None and now - last < self.options.cooldown:
+                continue
+            self.last_alert_at[h.rule_id] = now
+            events.append(self._alert(h, start, end, now, heard_as))
+        return events
+
+    def _joined(self, context: list[Segment] | None = None) -> Segment:
+        """The sentence so far (or `context`) as one segment. Where the speaker paused and Whisper
+        wrote no punctuation, a 、 goes between (つんぼなんですか さっきから…ますよ + おしみたいに…
+        joined bare reads よおし, and the slip is lost)."""
+        context = self.context if context is None else context
         text, words = "", []
-        for i, s in enumerate(self.context):
-            if i and s.start - self.context[i - 1].end >= self.options.pause and not _CLAUSE_END.search(text):
+        for i, s in enumerate(context):
+            if i and s.start - context[i - 1].end >= self.options.pause and not _CLAUSE_END.search(text):
                 text += "、"
-                words.append(Word("、", self.context[i - 1].end, self.context[i - 1].end))
+                words.append(Word("、", context[i - 1].end, context[i - 1].end))
             text += s.text
             words.extend(s.words or (Word(s.text, s.start, s.end),))
-        return Segment(text, self.context[0].start, self.context[-1].end, "agent", tuple(words))
+        return Segment(text, context[0].start, context[-1].end, "agent", tuple(words))
 
     def _in_alternatives(self, seg: Segment, before: str, hits: list[Hit]) -> list[tuple[Hit, int, int, str]]:
         """Slips that only another hypothesis of the decoder reads (Segment.alternatives), where it
@@ -424,6 +454,12 @@ class LiveMonitor:
                 # possible keeps the fixed beat (and its results do not depend on the machine).
                 hurry = took >= opts.transcribe.step and self.source.backlog > 0
                 self.status.tail = stream.tail
+            if stream.looks and self.source.backlog < _CAUGHT_UP:
+                # Caught up with the audio: time for a second look at the last utterance.
+                for ev in self._look_again(monitor, stream):
+                    if ev["type"] == "alert":
+                        self.status.latency = ev["emitted_at"] - ev["audio_end"]
+                    yield ev
             silent_for = stream.audio_end - max(stream.committed_end, 0.0)
             ended = new_call is not None and new_call.is_set()
             if opts.call_gap and stream.committed_end > 0 and silent_for > opts.call_gap:
@@ -437,7 +473,14 @@ class LiveMonitor:
         yield from self._end_call(monitor, stream)
 
     @staticmethod
+    def _look_again(monitor: CallMonitor, stream: StreamingTranscriber) -> Iterator[dict[str, Any]]:
+        for seg in stream.look_again():
+            yield from monitor.revise(seg, stream.audio_end)
+
+    @staticmethod
     def _end_call(monitor: CallMonitor, stream: StreamingTranscriber) -> Iterator[dict[str, Any]]:
         for seg in stream.finish():
             yield from monitor.segment(seg)
+        while stream.looks:
+            yield from LiveMonitor._look_again(monitor, stream)
         yield from monitor.finish(stream.audio_end)

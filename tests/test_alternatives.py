@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rich.console import Console
 
-from monitor.asr import TranscribeOptions, _alternatives_of, _decode_alone, split_segments
+from monitor.asr import TranscribeOptions, _alternatives_of, _decode_alone, _revised, split_segments
 from monitor.audio import decode_file
 from monitor.events import Segment, Word
 from monitor.panel import PanelState
@@ -116,3 +118,38 @@ def test_a_real_decode_carries_the_other_hypotheses(model):
     assert not {r for r in readings} & {s.text for s in segments}
     none = _decode_alone(model, audio, 0.0, 12.0, TranscribeOptions(alternatives=0))
     assert [w.text for w in none] and all(not w.alts for w in none)
+
+
+def test_a_second_decode_becomes_readings_of_the_committed_segments():
+    committed = [segment("お客様、はかなんですか。", 0.0, 1.5), segment("ありがとうございます。", 2.0, 3.0)]
+    again = [Word("お客様、バカなんですか。", 0.0, 1.5), Word("ありがとうございます", 2.0, 3.0)]
+    (first,) = _revised(committed, again)  # the second reads the same, but for punctuation
+    assert (first.start, first.text) == (0.0, "お客様、はかなんですか。")
+    assert [first.reading(e) for e in first.alternatives] == ["お客様、バカなんですか。"]
+    # The second decode's own other hypotheses are read too.
+    hedged = [Word("お客様、はかなんですか。", 0.0, 1.5, ((9, 4, "はか", "ばか"),)), *again[1:]]
+    (first,) = _revised(committed, hedged)
+    assert [first.reading(e) for e in first.alternatives] == ["お客様、ばかなんですか。"]
+    # An edit across the boundary of two segments belongs to neither; nothing new, nothing back.
+    assert _revised(committed, [Word("お客様、はかなんですかありがとうございます。", 0.0, 3.0)]) == []
+    assert _revised(committed, [Word("お客様、はかなんですか。ありがとうございます。", 0.0, 3.0)]) == []
+    assert _revised(committed, []) == []
+
+
+def test_a_second_look_alerts_what_only_it_reads_once(shipped):
+    monitor = CallMonitor(shipped, "c")
+    seg = segment("お客様、はかなんですか。", 10.0, 11.5)
+    assert not alerts(monitor, seg)
+    revised = replace(seg, alternatives=(((4, 6, "バカ"),),))
+    (alert,) = [e for e in monitor.revise(revised, 12.6) if e["type"] == "alert"]
+    assert (alert["category"], alert["text"], alert["heard_as"]) == ("abusive", "バカ", "はか")
+    assert alert["emitted_at"] == 12.6 and 10.0 <= alert["audio_start"] < alert["audio_end"] <= 11.5
+    assert monitor.revise(revised, 13.0) == []  # one alert a slip
+    # A slip the first pass already alerted (here from the transcript itself) is not repeated.
+    monitor = CallMonitor(shipped, "c")
+    said = segment("お客様、バカなんですか。", 10.0, 11.5)
+    assert alerts(monitor, said)
+    assert monitor.revise(replace(said, alternatives=(((4, 6, "ばか"),),)), 12.6) == []
+    # Off with the other hypotheses.
+    monitor = CallMonitor(shipped, "c", options=MonitorOptions(alternatives=False))
+    assert not alerts(monitor, seg) and monitor.revise(revised, 12.6) == []

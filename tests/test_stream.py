@@ -74,6 +74,31 @@ def test_an_utterance_is_committed_whole_soon_after_its_pause(model):
     assert max(at for at, _ in commits) <= said_end + opts.pause + 0.3, commits
 
 
+def test_an_utterance_committed_from_the_greedy_decode_gets_a_second_look(model):
+    audio = decode_file(SAMPLES / "call-02-misleading.flac").channel("left")[: 12 * SAMPLE_RATE]
+
+    def run(opts: TranscribeOptions) -> tuple[StreamingTranscriber, list]:
+        stream = StreamingTranscriber(model, opts)
+        committed = []
+        for i in range(0, len(audio), SAMPLE_RATE // 10):
+            stream.feed(audio[i : i + SAMPLE_RATE // 10])
+            committed += stream.step()
+        return stream, committed
+
+    # (reuse_within: the last greedy decode is always good enough to commit at the pause)
+    stream, committed = run(TranscribeOptions(reuse_within=10.0))
+    assert committed and 1 <= len(stream.looks) <= 2
+    waiting = [seg for *_, segs in stream.looks for seg in segs]
+    while stream.looks:
+        for seg in stream.look_again():  # the committed segment, with the beam search's readings
+            assert seg in waiting and seg.alternatives
+            assert all(seg.reading(e) != seg.text for e in seg.alternatives)
+    # Nothing to look at again when the pause decode is no better than the greedy one, or when off.
+    for opts in (TranscribeOptions(reuse_within=10.0, pause_beam_size=1), TranscribeOptions(second_look=False)):
+        stream, committed = run(opts)
+        assert committed and not stream.looks
+
+
 @pytest.mark.slow
 def test_streaming_finds_the_labelled_alerts_of_the_samples(model, shipped):
     """Every sample's agent channel through the live loop (not paced: the results do not depend
