@@ -88,13 +88,17 @@ def test_dev_set_recall_on_true_text(shipped, name):
 
 
 # What the packs find in each set's Whisper transcripts (plain beam 5, one sentence at a time), as
-# floors a change must not go below: (recall, false alerts). Set C's transcripts are worse (its words
-# are rarer) and two of its clean sentences come back as something else (元本保証のない商品 as
-# ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします): no rule on the text can tell.
+# floors a change must not go below: (recall, false alerts). Sets C-F's transcripts are worse (their
+# words are rarer, their speech more casual), and some clean sentences come back as something else
+# (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
+# no rule on the text can tell.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
     "dev_sentences_c.yaml": (0.60, 2),
+    "dev_sentences_d.yaml": (0.66, 1),  # お釜 comes back as おかま
+    "dev_sentences_e.yaml": (0.53, 0),
+    "dev_sentences_f.yaml": (0.62, 0),
 }
 
 
