@@ -199,7 +199,8 @@ class PiiFinder:
 
     def _mynumber(self) -> list[PiiSpan]:
         found = [PiiSpan(r.start, r.end, r.units) for r in self.runs if mynumber_ok(r.digits)]
-        return found + self._after_keyword("mynumber", 12, 12)
+        # After its keyword, a number Whisper wrote a digit short or long of 12 is still one.
+        return found + self._after_keyword("mynumber", 11, 13)
 
     def _phone(self) -> list[PiiSpan]:
         return [PiiSpan(r.start, r.end, r.units) for r in self.runs if _phone_ok(r.digits)]
