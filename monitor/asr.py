@@ -660,21 +660,7 @@ class StreamingTranscriber:
         if not self.looks:
             return []
         audio, start, segments = self.looks.pop(0)
-        with _short_windows(), _alternatives(self.options.alternatives) as records:
-            decoded, _ = self.model.transcribe(
-                audio,
-                language=self.options.language,
-                beam_size=self.options.pause_beam_size,
-                word_timestamps=True,
-                temperature=0.0,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                no_speech_threshold=self.options.no_speech_threshold,
-                log_prob_threshold=self.options.log_prob_threshold,
-                max_new_tokens=min(200, int(15 * len(audio) / SAMPLE_RATE) + 10),
-            )
-            words = _with_alternatives(self.model, _words(list(decoded), start), records, self.options.language)
-        return _revised(segments, words)
+        return _revised(segments, self._hear(audio, start, self.options.pause_beam_size))
 
     def finish(self) -> list[Segment]:
         """End of stream: decode what is left once and commit all of it."""
@@ -705,27 +691,8 @@ class StreamingTranscriber:
         if until is not None:
             audio = audio[: max(0, int((until - self.buffer_start) * SAMPLE_RATE))]
         self.decoded_at = self.buffer_start + len(audio) / SAMPLE_RATE
-        seconds = len(audio) / SAMPLE_RATE
-        with _short_windows(), _alternatives(self.options.alternatives) as records:
-            segments, _ = self.model.transcribe(
-                audio,
-                language=self.options.language,
-                beam_size=beam_size or self.options.stream_beam_size,
-                word_timestamps=True,
-                # One decode per step: no temperature fallback (it multiplies the cost of a step).
-                temperature=0.0,
-                condition_on_previous_text=False,
-                initial_prompt=self.committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else None,
-                vad_filter=False,
-                no_speech_threshold=self.options.no_speech_threshold,
-                log_prob_threshold=self.options.log_prob_threshold,
-                # A decoding loop runs to Whisper's 448-token limit and costs seconds; nobody
-                # says more than ~12 tokens a second.
-                max_new_tokens=min(200, int(15 * seconds) + 10),
-            )
-            decoded = _with_alternatives(
-                self.model, _words(list(segments), self.buffer_start), records, self.options.language
-            )
+        prompt = self.committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else None
+        decoded = self._hear(audio, self.buffer_start, beam_size or self.options.stream_beam_size, prompt)
         words = self._after_committed(decoded)
         if _DEBUG:
             print(
@@ -733,6 +700,28 @@ class StreamingTranscriber:
                 file=sys.stderr,
             )
         return words
+
+    def _hear(self, audio: np.ndarray, start: float, beam_size: int, prompt: str | None = None) -> list[Word]:
+        """One decode of a piece of the stream that starts at audio time `start`: its words, carrying
+        the beam search's other hypotheses."""
+        with _short_windows(), _alternatives(self.options.alternatives) as records:
+            segments, _ = self.model.transcribe(
+                audio,
+                language=self.options.language,
+                beam_size=beam_size,
+                word_timestamps=True,
+                # One decode per step: no temperature fallback (it multiplies the cost of a step).
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=prompt,
+                vad_filter=False,
+                no_speech_threshold=self.options.no_speech_threshold,
+                log_prob_threshold=self.options.log_prob_threshold,
+                # A decoding loop runs to Whisper's 448-token limit and costs seconds; nobody
+                # says more than ~12 tokens a second.
+                max_new_tokens=min(200, int(15 * len(audio) / SAMPLE_RATE) + 10),
+            )
+            return _with_alternatives(self.model, _words(list(segments), start), records, self.options.language)
 
     def _after_committed(self, words: list[Word]) -> list[Word]:
         """The part of a new hypothesis that is not committed yet.

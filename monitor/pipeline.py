@@ -100,12 +100,9 @@ class CallMonitor:
             if key in self.alerted:
                 continue
             self.alerted.add(key)
-            last = self.last_alert_at.get(h.rule_id)
-            if last is not None and now - last < self.options.cooldown:
-                continue
-            self.last_alert_at[h.rule_id] = now
-            start, end = joined.time_of(at, until)
-            events.append(self._alert(h, start, end, now, heard_as))
+            alert = self._emit(h, joined, at, until, heard_as, now)
+            if alert:
+                events.append(alert)
         for miss in self.required.feed(doc, joined.start, seg.end):
             events.append(self._missing(miss, now))
         return events
@@ -126,17 +123,25 @@ class CallMonitor:
         now = self._now(audio_time)
         events = []
         for h, start_char, end_char, heard_as in self._in_alternatives(seg, joined.text[:offset], hits):
-            start, end = joined.time_of(start_char, end_char)
             if any(a.rule_id == h.rule_id and a.audio_start < seg.end and a.audio_end > seg.start for a in self.alerts):
                 continue
-            if at is not None:
+            if at is not None:  # (a segment no longer in the context has positions of its own)
                 self.alerted.add((h.rule_id, start_char))
-            last = self.last_alert_at.get(h.rule_id)
-            if last is not None and now - last < self.options.cooldown:
-                continue
-            self.last_alert_at[h.rule_id] = now
-            events.append(self._alert(h, start, end, now, heard_as))
+            alert = self._emit(h, joined, start_char, end_char, heard_as, now)
+            if alert:
+                events.append(alert)
         return events
+
+    def _emit(
+        self, h: Hit, joined: Segment, at: int, until: int, heard_as: str | None, now: float
+    ) -> dict[str, Any] | None:
+        """The alert for a hit at text[at:until] of the sentence, unless its rule is cooling down."""
+        last = self.last_alert_at.get(h.rule_id)
+        if last is not None and now - last < self.options.cooldown:
+            return None
+        self.last_alert_at[h.rule_id] = now
+        start, end = joined.time_of(at, until)
+        return self._alert(h, start, end, now, heard_as)
 
     def _joined(self, context: list[Segment] | None = None) -> Segment:
         """The sentence so far (or `context`) as one segment. Where the speaker paused and Whisper
