@@ -9,7 +9,11 @@ the same calls (model.transcribe, beam 5) and a substring search for the packs' 
 The "transcript only" column is the monitor's own decode with the rules reading the transcript
 alone, not the decoder's other hypotheses (no extra decoding: its speed is the monitor's).
 
-    .venv/bin/python scripts/bench_replay.py --audio-dir /work/dev-audio --audio-dir /work/dev-audio-b
+    .venv/bin/python scripts/bench_replay.py --audio-dir /work/dev-audio --audio-dir /work/dev-audio-b \
+        --audio-dir /work/dev-audio-c --audio-dir /work/dev-audio-d --audio-dir /work/dev-audio-e \
+        --audio-dir /work/dev-audio-f          # one folder per set, in the sets' name order
+    .venv/bin/python scripts/bench_replay.py --set tests/data/dev_sentences_c.yaml \
+        --audio-dir /work/dev-audio-c          # one set
 
 An utterance counts as caught when an alert of its category overlaps it in time; an alert counts as
 correct when it overlaps an utterance of its category.
