@@ -307,6 +307,11 @@ def _with_alternatives(model, words: list[Word], records: list[list[list[int]]],
     return [Word(w.text, w.start, w.end, tuple(edits[i])) if i in edits else w for i, w in enumerate(words)]
 
 
+def _repeats_itself(reading: str, text: str) -> bool:
+    """A reading much longer than the transcript of the same audio is mostly Whisper repeating itself."""
+    return len(reading) > 1.25 * len(text) + 2
+
+
 def _alternatives_of(words: list[Word]) -> tuple[tuple[Edit, ...], ...]:
     """The other readings of these words, as edits of their joined text (Segment.alternatives).
     An edit whose text is no longer there (words cut or dropped since) is left out."""
@@ -325,8 +330,7 @@ def _alternatives_of(words: list[Word]) -> tuple[tuple[Edit, ...], ...]:
         if any(a[1] > b[0] for a, b in zip(edits, edits[1:], strict=False)):
             continue
         reading = Segment(text, 0, 0).reading(tuple(edits))
-        # (a reading much longer than the transcript is mostly Whisper repeating itself)
-        if reading != text and len(reading) <= 1.25 * len(text) + 2:
+        if reading != text and not _repeats_itself(reading, text):
             readings.setdefault(reading, tuple(edits))
     return tuple(readings.values())
 
@@ -789,8 +793,8 @@ def _revised(segments: list[Segment], words: list[Word]) -> list[Segment]:
     bounds = list(itertools.accumulate(len(s.text) for s in segments))
     found: list[dict[str, tuple[Edit, ...]]] = [{} for _ in segments]
     for reading in readings:
-        if len(reading) > 1.25 * len(text) + 2:
-            continue  # (Whisper repeating itself)
+        if _repeats_itself(reading, text):
+            continue
         edits: list[list[Edit]] = [[] for _ in segments]
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, text, reading, autojunk=False).get_opcodes():
             if tag == "equal":
