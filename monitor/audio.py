@@ -7,6 +7,7 @@ samples with the audio time at which each block ends.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,8 @@ class MicSource:
     def __init__(self, device: str | int | None = None, block: float = 0.1, max_queue: float = 60.0) -> None:
         self.device = int(device) if isinstance(device, str) and device.isdigit() else device
         self.block = block
-        self.queue: deque[np.ndarray] = deque()
+        self.queue: deque[tuple[np.ndarray, float]] = deque()  # (block, when its last sample was captured)
+        self.captured_at = 0.0  # monotonic time the last sample read() returned was captured
         self.max_blocks = int(max_queue / block)
         self.lock = threading.Lock()
         self.dropped = 0.0  # seconds of audio dropped because the queue was full
@@ -226,17 +228,24 @@ class MicSource:
         raise DeviceError(f"cannot open input device {self.name!r} (busy or unsupported): {last}")
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread: copy only
+        # When the block's last sample was captured: now, less what PortAudio says the block
+        # waited between the converter and this call (the device's own buffering).
+        now = time.monotonic()
+        if time_info is not None:
+            waited = time_info.currentTime - time_info.inputBufferAdcTime - frames / self.rate
+            if 0.0 < waited < 1.0:
+                now -= waited
         with self.lock:
             if len(self.queue) >= self.max_blocks:
-                dropped = self.queue.popleft()
+                dropped, _ = self.queue.popleft()
                 self.dropped += len(dropped) / self.rate
-            self.queue.append(indata[:, 0].copy())
+            self.queue.append((indata[:, 0].copy(), now))
 
     @property
     def backlog(self) -> float:
         """Seconds of captured audio waiting to be read."""
         with self.lock:
-            return sum(len(b) for b in self.queue) / self.rate
+            return sum(len(b) for b, _ in self.queue) / self.rate
 
     @property
     def active(self) -> bool:
@@ -247,9 +256,9 @@ class MicSource:
     def read(self) -> np.ndarray | None:
         """The next captured block at 16 kHz, or None if nothing is waiting."""
         with self.lock:
-            block = self.queue.popleft() if self.queue else None
-        if block is None:
-            return None
+            if not self.queue:
+                return None
+            block, self.captured_at = self.queue.popleft()
         assert self._resample is not None
         return self._resample(block)
 
@@ -277,8 +286,6 @@ class BufferSource:
         self.t0: float | None = None
 
     def open(self) -> None:
-        import time
-
         self.t0 = time.monotonic()
 
     def close(self) -> None:
@@ -297,17 +304,20 @@ class BufferSource:
     def backlog(self) -> float:
         if not self.paced or self.t0 is None:
             return 0.0
-        import time
-
         due = min(len(self.samples), int((time.monotonic() - self.t0) * SAMPLE_RATE))
         return max(0, due - self.pos) / SAMPLE_RATE
+
+    @property
+    def captured_at(self) -> float:
+        """Monotonic time the last sample read was "captured": when it was due, paced; now, not."""
+        if not self.paced or self.t0 is None:
+            return time.monotonic()
+        return self.t0 + self.pos / SAMPLE_RATE
 
     def read(self) -> np.ndarray | None:
         if self.pos >= len(self.samples):
             return None
         if self.paced:
-            import time
-
             if self.t0 is None:
                 self.t0 = time.monotonic()
             if (time.monotonic() - self.t0) * SAMPLE_RATE < self.pos + self.step:

@@ -378,9 +378,10 @@ class LiveMonitor:
         self.calls += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
         call_id = self.fixed_call_id or f"{self.options.agent or 'agent'}-{stamp}-{self.calls}"
-        t0 = time.monotonic() - self.source.backlog  # wall time of this call's audio 0
+        # Monotonic time this call's audio 0 was captured; set anew as audio arrives (_anchor).
+        self._t0 = time.monotonic() - self.source.backlog
         monitor = CallMonitor(
-            self.ruleset, call_id, self.options.agent, lambda: time.monotonic() - t0, self.options.monitor
+            self.ruleset, call_id, self.options.agent, lambda: time.monotonic() - self._t0, self.options.monitor
         )
         stream = StreamingTranscriber(self.model, self.options.transcribe, "agent")
         self.status.call_id = call_id
@@ -431,6 +432,10 @@ class LiveMonitor:
             self.status.note = ""
             audio_total += len(block) / SAMPLE_RATE
             stream.feed(block)
+            # Anchor the call's clock on when its newest audio was captured, not on when the call
+            # began: a device that delivers nothing for a while (a sink with nothing playing, a
+            # stalled driver, dropped audio) would otherwise count the pause into every latency.
+            self._t0 = self.source.captured_at - stream.audio_end
             rms = float(np.sqrt(np.mean(block[-1600:] ** 2))) if len(block) else 0.0
             self.status.level_db = 20 * np.log10(max(rms, 1e-9))
             self.status.backlog = self.source.backlog

@@ -83,20 +83,32 @@ def run_baseline(agent: np.ndarray, ruleset, model) -> list[dict]:
 
 
 def run_pulse(agent: np.ndarray, ruleset, model, tmp: Path) -> tuple[list[dict], float]:
-    """Play the agent channel into a null sink and run the live monitor on its monitor source."""
+    """Play the agent channel into a null sink and run the live monitor on its monitor source.
+
+    Returns the alerts and where the call's audio begins in what the device delivered (seconds),
+    found by cross-correlating the two: paplay takes a varying while to start playing, and a null
+    sink delivers nothing until it does, so no wall-clock guess can stand in for it.
+    """
     from monitor.audio import MicSource
     from monitor.pipeline import LiveMonitor, LiveOptions
 
+    class Recorded(MicSource):
+        heard: list[np.ndarray] = []
+
+        def read(self) -> np.ndarray | None:
+            block = super().read()
+            if block is not None:
+                self.heard.append(block)
+            return block
+
     wav = write_wav(tmp / "agent.wav", agent)
-    source = MicSource("pulse")
+    source = Recorded("pulse")
+    source.heard = []
     source.open()
     live = LiveMonitor(source, ruleset, model, LiveOptions(call_gap=0, duration=len(agent) / SAMPLE_RATE + 4.0))
-    t_call = time.monotonic()
-    started: list[float] = []
 
     def play() -> None:
         time.sleep(1.0)
-        started.append(time.monotonic())
         subprocess.run(["paplay", "-d", "agent_headset", str(wav)], check=True)
 
     player = threading.Thread(target=play)
@@ -104,7 +116,16 @@ def run_pulse(agent: np.ndarray, ruleset, model, tmp: Path) -> tuple[list[dict],
     alerts = [e for e in live.events() if e["type"] == "alert"]
     player.join()
     source.close()
-    return alerts, started[0] - t_call
+    return alerts, lag(np.concatenate(source.heard), agent) / SAMPLE_RATE
+
+
+def lag(heard: np.ndarray, played: np.ndarray) -> int:
+    """The sample of `heard` where `played` begins (cross-correlation of their first 20 s)."""
+    a, b = heard[: 40 * SAMPLE_RATE], played[: 20 * SAMPLE_RATE]
+    n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)
+    k = int(np.argmax(corr))
+    return k if k < len(a) else k - n  # past the end: a negative lag (the first samples were lost)
 
 
 def start_pulse(tmp: Path) -> dict:

@@ -180,6 +180,38 @@ def test_stop_event_ends_the_stream(model, shipped):
     assert events[-1]["type"] == "call_end"
 
 
+def test_a_device_silent_before_the_call_does_not_count_into_latency(model, shipped):
+    # A null sink delivers nothing until something plays (and a stalled driver nothing for a
+    # while): the call's clock must run from when the audio arrived, not from when the monitor began.
+    line = misleading_line()
+    x = decode_file(SAMPLE).channel("left")[
+        int((line["start"] - 1) * SAMPLE_RATE) : int((line["end"] + 1.0) * SAMPLE_RATE)
+    ]
+    source = BufferSource(x, paced=True)
+    source.open()
+    source.t0 += 4.0  # its first block arrives 4 s from now
+    events = list(LiveMonitor(source, shipped, model, LiveOptions(call_gap=0)).events())
+    alerts = [e for e in events if e["type"] == "alert" and e["category"] == "misleading"]
+    assert alerts
+    latency = alerts[0]["emitted_at"] - alerts[0]["audio_end"]
+    assert 0 <= latency < 4.0, latency  # was 4 s more than the decode took
+
+
+def test_mic_blocks_carry_when_they_were_captured():
+    source = MicSource.__new__(MicSource)
+    MicSource.__init__(source, None, block=0.1)
+    source._resample = LinearResampler(SAMPLE_RATE)
+
+    class Info:  # PortAudio's time_info: the block's first sample was converted 0.35 s ago
+        currentTime, inputBufferAdcTime = 100.35, 100.0
+
+    t = time.monotonic()
+    source._callback(np.zeros((1600, 1), dtype=np.float32), 1600, Info(), None)
+    assert source.read() is not None
+    # Its last sample: 0.1 s after the first, so 0.25 s before the callback ran.
+    assert abs((t - 0.25) - source.captured_at) < 0.05
+
+
 class Flaky(BufferSource):
     """A device that vanishes after `lost_at` seconds of audio and is back on the next open()."""
 
