@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from monitor.pii import DETECTORS
+from monitor.rules import RuleSet
 
-from .conftest import DATA
+from .conftest import DATA, RULES
 
 
 def test_pack_sizes(shipped):
@@ -78,20 +79,36 @@ def recall_and_false(shipped, sentences: list[dict], field: str) -> tuple[float,
 
 
 DEV_SETS = sorted(p.name for p in DATA.glob("dev_sentences*.yaml"))
+# No rule was written or tuned for these two (their writers saw neither the packs nor the other
+# sets); they measure how the written rules generalise, and the learned model trains on them.
+HELD_OUT = {
+    "dev_sentences_i.yaml": (0.38, 1),  # recall 0.41, 1 of 28 clean alerted when written
+    "dev_sentences_j.yaml": (0.38, 4),  # recall 0.41, 4 of 28
+}
+
+
+@pytest.fixture(scope="module")
+def written(analyzer) -> RuleSet:
+    """The written rules: every shipped pack but the learned one, which was trained on these sets."""
+    packs = [p for p in sorted(RULES.glob("*.yaml")) if p.name != "ja-learned.yaml"]
+    ruleset, problems = RuleSet.load(packs, analyzer)
+    assert problems == []
+    return ruleset
 
 
 @pytest.mark.parametrize("name", DEV_SETS)
-def test_dev_set_recall_on_true_text(shipped, name):
-    recall, false, clean = recall_and_false(shipped, load(name), "text")
-    assert recall >= 0.95, f"recall {recall:.2f} on the true text of {name}"
-    assert false <= clean // 18, f"{false} false alerts on {clean} clean sentences of {name}"
+def test_dev_set_recall_on_true_text(written, name):
+    recall, false, clean = recall_and_false(written, load(name), "text")
+    least, most_false = HELD_OUT.get(name, (0.95, clean // 18))
+    assert recall >= least, f"recall {recall:.2f} on the true text of {name}"
+    assert false <= most_false, f"{false} false alerts on {clean} clean sentences of {name}"
 
 
 # What the packs find in each set's Whisper transcripts (plain beam 5, one sentence at a time), as
-# floors a change must not go below: (recall, false alerts). Sets C-F's transcripts are worse (their
+# floors a change must not go below: (recall, false alerts). Sets C-H's transcripts are worse (their
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
-# no rule on the text can tell.
+# no rule on the text can tell. Sets I and J have no audio yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -99,16 +116,19 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_d.yaml": (0.66, 1),  # お釜 comes back as おかま
     "dev_sentences_e.yaml": (0.53, 0),
     "dev_sentences_f.yaml": (0.62, 0),
+    "dev_sentences_g.yaml": (0.64, 0),
+    "dev_sentences_h.yaml": (0.64, 1),
 }
 
 
 def test_every_dev_set_has_a_floor():
-    assert set(TRANSCRIPT_FLOORS) == set(DEV_SETS)
+    assert set(TRANSCRIPT_FLOORS) | set(HELD_OUT) == set(DEV_SETS)
+    assert all(any(s.get("asr") for s in load(name)) for name in TRANSCRIPT_FLOORS)
 
 
-@pytest.mark.parametrize("name", DEV_SETS)
-def test_dev_set_recall_on_whisper_transcripts(shipped, name):
-    recall, false, clean = recall_and_false(shipped, load(name), "asr")
+@pytest.mark.parametrize("name", sorted(TRANSCRIPT_FLOORS))
+def test_dev_set_recall_on_whisper_transcripts(written, name):
+    recall, false, clean = recall_and_false(written, load(name), "asr")
     least, most_false = TRANSCRIPT_FLOORS[name]
     assert recall >= least, f"recall {recall:.2f} on Whisper's transcripts of {name}"
     assert false <= most_false, f"{false} false alerts on {clean} clean transcripts of {name}"
