@@ -92,11 +92,16 @@ class CallMonitor:
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
         now = self._now(seg.end)
-        found = [(h, h.start, h.end, None) for h in hits]
-        if self.options.alternatives:
-            found += self._in_alternatives(seg, joined.text[:offset], hits)
+        other = self._in_alternatives(seg, joined.text[:offset], hits) if self.options.alternatives else []
+        # A learned model's guess gives way to a rule that another hypothesis reads, in its category.
+        learned = self.ruleset.model_rule_ids
+        taken = {h.category for h, *_ in other}
+        found = [(h, h.start, h.end, None) for h in hits if not (h.rule_id in learned and h.category in taken)]
+        found += other
         for h, at, until, heard_as in found:
-            key = (h.rule_id, at)  # one slip, however the sentence grows after it
+            # One slip, however the sentence grows after it; a learned model's evidence words move
+            # as the sentence grows, so it alerts once a sentence.
+            key = (h.rule_id, -1 if h.rule_id in learned else at)
             if key in self.alerted:
                 continue
             self.alerted.add(key)
@@ -165,8 +170,8 @@ class CallMonitor:
         out: list[tuple[Hit, int, int, str]] = []
         for edits in seg.alternatives:
             for h in self.ruleset.match(before + seg.reading(edits)):
-                if h.end <= offset:
-                    continue
+                if h.end <= offset or h.rule_id in self.ruleset.model_rule_ids:
+                    continue  # (a learned model reads the transcript only: its evidence is statistical)
                 start, end, touches = Segment.in_text(edits, max(0, h.start - offset), h.end - offset)
                 if not touches:
                     continue  # the transcript reads the same there

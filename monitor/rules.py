@@ -628,6 +628,29 @@ class PiiPattern:
         return [(s.start, s.end, s.mask) for s in finder.find(self.detector)]
 
 
+class ModelPattern:
+    """A `model:` learned classifier (monitor.learned), asked for the rule's category."""
+
+    kind = "model"
+
+    def __init__(self, source: str, path: Path, category: str) -> None:
+        from .learned import Classifier
+
+        self.source = source
+        self.category = category
+        try:
+            self.classifier = Classifier.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise _PatternSyntaxError(f"cannot load model '{source}': {e}") from e
+        if category not in self.classifier.categories:
+            raise _PatternSyntaxError(
+                f"model '{source}' knows no category '{category}' (it has {', '.join(self.classifier.categories)})"
+            )
+
+    def find(self, doc: Doc) -> list[tuple[int, int]]:
+        return self.classifier.find(doc, self.category)
+
+
 # --------------------------------------------------------------------------- rules and packs
 
 
@@ -645,6 +668,7 @@ class Rule:
     readings: list[ReadingPattern]
     regexes: list[RegexPattern]
     pii: PiiPattern | None
+    model: ModelPattern | None
     unless: list[Any]  # TokenPattern | ReadingPattern | RegexPattern
     unless_window: int
     required_within: float | None  # seconds; inf = before the call ends
@@ -669,6 +693,8 @@ class Rule:
             raw.extend((s, e, ()) for s, e in p.find(doc))
         if self.pii is not None:
             raw.extend(self.pii.find_masked(finder or PiiFinder(doc)))
+        if self.model is not None:
+            raw.extend((s, e, ()) for s, e in self.model.find(doc))
         return self.hits(doc, raw)
 
     def hits(self, doc: Doc, raw: list[tuple[int, int, tuple[tuple[int, int], ...]]]) -> list[Hit]:
@@ -745,6 +771,7 @@ _RULE_FIELDS = {
     "reading": (str, list),
     "regex": (str, list, dict),
     "pii": str,
+    "model": str,
     "unless": dict,
     "required": dict,
     "examples": dict,
@@ -904,10 +931,16 @@ class _PackCompiler:
                 pii = PiiPattern(rd["pii"])
             except _PatternSyntaxError as e:
                 self.problem(_line(rd, "pii", line), f"{what}: {e}")
-        if not (tokens or readings or regexes or pii) and not any(
-            k in rd for k in ("tokens", "reading", "regex", "pii")
+        model = None
+        if isinstance(rd.get("model"), str) and isinstance(merged.get("category"), str):
+            try:
+                model = ModelPattern(rd["model"], Path(self.path).parent / rd["model"], merged["category"])
+            except _PatternSyntaxError as e:
+                self.problem(_line(rd, "model", line), f"{what}: {e}")
+        if not (tokens or readings or regexes or pii or model) and not any(
+            k in rd for k in ("tokens", "reading", "regex", "pii", "model")
         ):
-            self.problem(line, f"{what}: needs at least one pattern: tokens, reading, regex or pii")
+            self.problem(line, f"{what}: needs at least one pattern: tokens, reading, regex, pii or model")
 
         unless: list[Any] = []
         window = 0
@@ -942,6 +975,8 @@ class _PackCompiler:
                 )
             if pii is not None:
                 self.problem(_line(rd, "pii", line), f"{what}: a required phrase cannot be a pii detector")
+            if model is not None:
+                self.problem(_line(rd, "model", line), f"{what}: a required phrase cannot be a model")
 
         match_ex: list[tuple[str, int]] = []
         no_match_ex: list[tuple[str, int]] = []
@@ -979,6 +1014,7 @@ class _PackCompiler:
             readings=readings,
             regexes=regexes,
             pii=pii,
+            model=model,
             unless=unless,
             unless_window=window,
             required_within=required_within,
@@ -1198,6 +1234,7 @@ class RuleSet:
         self._by_kana: dict[str, list[tuple[Rule, ReadingPattern]]] = {}
         self._regexes: list[tuple[Rule, RegexPattern]] = []
         self._pii: list[tuple[Rule, PiiPattern]] = []
+        self._models: list[tuple[Rule, ModelPattern]] = []
         for rule in self.line_rules:
             for tp in rule.tokens:
                 if tp.keys:
@@ -1211,6 +1248,9 @@ class RuleSet:
                 self._regexes.append((rule, xp))
             if rule.pii is not None:
                 self._pii.append((rule, rule.pii))
+            if rule.model is not None:
+                self._models.append((rule, rule.model))
+        self.model_rule_ids = frozenset(r.id for r, _ in self._models)
 
     def analyze(self, text: str) -> Doc:
         return self.analyzer.analyze(text)
@@ -1255,6 +1295,12 @@ class RuleSet:
             for rule, pp in self._pii:
                 add(rule, pp.find_masked(finder))
         hits = [h for rule, spans in raw.values() for h in rule.hits(doc, spans)]
+        # A learned classifier speaks only where no written rule of its category did: a rule's
+        # message names the very words, and one line should not alert twice for one thing.
+        found = {h.category for h in hits}
+        for rule, mp in self._models:
+            if rule.category not in found:
+                hits.extend(rule.hits(doc, [(s, e, ()) for s, e in mp.find(doc)]))
         hits.sort(key=lambda h: (h.start, -SEVERITY_RANK[h.severity], h.rule_id))
         return hits
 

@@ -14,6 +14,7 @@ alone, not the decoder's other hypotheses (no extra decoding: its speed is the m
         --audio-dir /work/dev-audio-f          # one folder per set, in the sets' name order
     .venv/bin/python scripts/bench_replay.py --set tests/data/dev_sentences_c.yaml \
         --audio-dir /work/dev-audio-c          # one set
+    ... --rules DIR                            # other packs than rules/ (e.g. a model left out of a set)
 
 An utterance counts as caught when an alert of its category overlaps it in time; an alert counts as
 correct when it overlaps an utterance of its category.
@@ -100,6 +101,7 @@ def main() -> int:
     ap.add_argument("--per-call", type=int, default=10, help="utterances joined into one call")
     ap.add_argument("--gap", type=float, default=1.0, help="seconds of silence between the utterances of a call")
     ap.add_argument("--cpu-threads", type=int, default=2)
+    ap.add_argument("--rules", action="append", type=Path, help="rule packs or folders (default: rules/)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     ap.add_argument(
         "--stream", action="store_true", help="also run the streaming path of live / --realtime (not paced)"
@@ -114,7 +116,7 @@ def main() -> int:
     if not utts:
         print("no audio found: run scripts/make_dev_sentences.py first (see its --help)", file=sys.stderr)
         return 2
-    ruleset, problems = RuleSet.load(None)
+    ruleset, problems = RuleSet.load(args.rules)
     if problems:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2

@@ -1,0 +1,175 @@
+"""A learned phrase classifier: what the hand-written rules have not seen yet.
+
+Rules fitted to the phrasings they have seen generalise poorly to another writer's (README:
+sets C-J found 0.41-0.82 of their violations before the packs were extended for them). This
+model is multinomial logistic regression over the lemmas of a line and their pairs, trained on
+the labelled dev sentences (their true text and what Whisper wrote for them) and, as clean lines,
+the written rules' no_match examples (`training_lines`). A pack rule with
+`model: FILE` asks it for one category; the rule's message and suggestion are what the agent sees,
+and the hit covers the words that weighed most for that category, so every alert still says why.
+
+Training needs numpy; scoring is plain Python over a few hundred words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .text import Doc
+
+FORMAT = "speech-monitor learned classifier 1"
+CLEAN = "clean"
+
+
+def features(doc: Doc) -> dict[str, list[int]]:
+    """Each feature of the line (a lemma, or two lemmas in a row joined by "_") and the words it
+    stands on."""
+    lemmas = [w.lemma for w in doc.words]
+    out: dict[str, list[int]] = {}
+    for i, lemma in enumerate(lemmas):
+        out.setdefault(lemma, []).append(i)
+        if i + 1 < len(lemmas):
+            out.setdefault(lemma + "_" + lemmas[i + 1], []).extend((i, i + 1))
+    return out
+
+
+def train(
+    docs: Sequence[Doc],
+    labels: Sequence[str | None],
+    l2: float = 1e-4,
+    iterations: int = 400,
+    rate: float = 20.0,
+    min_count: int = 2,
+    threshold: float = 0.65,
+) -> dict[str, Any]:
+    """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
+
+    Args:
+        docs: analysed lines; labels: each one's category, None for a clean line.
+        min_count: features seen in fewer lines are left out (they only memorise one sentence).
+        threshold: the probability a category needs before a rule that asks for it fires.
+    """
+    import numpy as np
+
+    cats = sorted({c for c in labels if c}) + [CLEAN]
+    feats = [set(features(d)) for d in docs]
+    counts: dict[str, int] = {}
+    for f in feats:
+        for k in f:
+            counts[k] = counts.get(k, 0) + 1
+    vocab = {k: i for i, k in enumerate(sorted(k for k, n in counts.items() if n >= min_count))}
+    x = np.zeros((len(docs), len(vocab)), dtype=np.float32)
+    for row, f in enumerate(feats):
+        cols = [vocab[k] for k in f if k in vocab]
+        if cols:
+            x[row, cols] = 1.0 / math.sqrt(len(cols))
+    y = np.eye(len(cats), dtype=np.float32)[[cats.index(c or CLEAN) for c in labels]]
+    w = np.zeros((len(vocab), len(cats)), dtype=np.float32)
+    b = np.zeros(len(cats), dtype=np.float32)
+    for _ in range(iterations):
+        z = x @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - y) / len(docs)
+        w -= rate * (x.T @ g + l2 * w)
+        b -= rate * g.sum(axis=0)
+    weights = {k: [round(float(v), 4) for v in w[i]] for k, i in vocab.items()}
+    return {
+        "format": FORMAT,
+        "categories": cats,
+        "bias": [round(float(v), 4) for v in b],
+        "threshold": threshold,
+        "weights": weights,
+    }
+
+
+class Classifier:
+    """A trained model, as `train` returns it (or its JSON file)."""
+
+    def __init__(self, model: dict[str, Any]) -> None:
+        if model.get("format") != FORMAT:
+            raise ValueError(f"not a model of this version (format {model.get('format')!r}, want {FORMAT!r})")
+        self.categories: list[str] = list(model["categories"])
+        self.bias: list[float] = list(model["bias"])
+        self.threshold = float(model["threshold"])
+        self.weights: dict[str, list[float]] = model["weights"]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Classifier:
+        return _load(str(Path(path).resolve()))
+
+    def scores(self, doc: Doc) -> dict[str, float]:
+        """Probability of each category (and of "clean") for one line."""
+        return self._scores(features(doc))
+
+    def _scores(self, feats: dict[str, list[int]]) -> dict[str, float]:
+        present = [self.weights[k] for k in feats if k in self.weights]
+        scale = 1.0 / math.sqrt(len(present)) if present else 0.0
+        z = list(self.bias)
+        for ws in present:
+            for c, v in enumerate(ws):
+                z[c] += v * scale
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        total = sum(e)
+        return {c: v / total for c, v in zip(self.categories, e, strict=True)}
+
+    def find(self, doc: Doc, category: str) -> list[tuple[int, int]]:
+        """The normalised span of the words that weighed most for `category`, when the line is
+        likely enough to be one; else nothing."""
+        if category not in self.categories:
+            return []
+        feats = features(doc)
+        if self._scores(feats).get(category, 0.0) < self.threshold:
+            return []
+        c = self.categories.index(category)
+        clean = self.categories.index(CLEAN)
+        evidence = sorted(
+            ((self.weights[k][c] - self.weights[k][clean], words) for k, words in feats.items() if k in self.weights),
+            key=lambda t: -t[0],
+        )
+        words = [i for weight, where in evidence[:3] if weight > 0 for i in where]
+        if not words:
+            return []
+        return [(doc.words[min(words)].start, doc.words[max(words)].end)]
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Classifier:
+    with open(path, encoding="utf-8") as f:
+        return Classifier(json.load(f))
+
+
+def save(model: dict[str, Any], path: str | Path) -> None:
+    """Write a model as compact JSON, atomically (a crash never leaves half a file in rules/)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(model, f, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def training_lines(sentences: Iterable[dict], ruleset: Any) -> list[tuple[str, str | None]]:
+    """What the model learns from: each labelled dev sentence's true text and Whisper's transcript
+    of it, with its category (None: clean); and, as clean lines, the written rules' no_match
+    examples and their required phrases' examples (ordinary agent speech, many with a trap word).
+    A rule's match examples are left out: short fragments made the model worse on held-out sets."""
+    out = [(s[f], s.get("category")) for s in sentences for f in ("text", "asr") if s.get(f)]
+    for r in ruleset.rules:
+        if r.model is not None:
+            continue
+        if r.required:
+            out += [(text, None) for text, _ in r.match_examples]
+        out += [(text, None) for text, _ in r.no_match_examples]
+    return out

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Train the learned classifier (monitor.learned) that rules/ja-learned.yaml asks, and measure it.
+
+Trains on every labelled dev set (tests/data/dev_sentences*.yaml: each sentence's true text and,
+where present, Whisper's transcript of it) and on the written rules' own examples (a match example
+is its rule's category, a no_match one clean), and writes rules/ja-learned.model.json. With
+`--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
+is left out, the model is trained on the others and the set is scored, by the written rules alone
+(every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
+transcript.
+
+    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold 0.65]
+    .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.learned import Classifier, save, train, training_lines  # noqa: E402
+from monitor.rules import RuleSet  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+MODEL = ROOT / "rules" / "ja-learned.model.json"
+FIELDS = ("text", "asr")  # what holdout scores
+
+
+def dev_sets() -> dict[str, list[dict]]:
+    return {
+        p.name: yaml.safe_load(p.read_text(encoding="utf-8"))["sentences"]
+        for p in sorted(DATA.glob("dev_sentences*.yaml"))
+    }
+
+
+def data_digests() -> dict[str, str]:
+    """sha256 of each training file: a test checks the shipped model is not older than its data."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DATA.glob("dev_sentences*.yaml"))}
+
+
+def fit(ruleset: RuleSet, sentences: list[dict], threshold: float) -> dict:
+    lines = training_lines(sentences, ruleset)
+    return train([ruleset.analyze(t) for t, _ in lines], [c for _, c in lines], threshold=threshold)
+
+
+def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float) -> None:
+    print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
+    totals = {f: [0, 0, 0, 0, 0, 0] for f in FIELDS}  # n, rules hit, both hit, clean, rules false, both false
+    for name in sets:
+        model = Classifier(fit(ruleset, [s for k, v in sets.items() if k != name for s in v], threshold))
+        for field in FIELDS:
+            items = [s for s in sets[name] if s.get(field)]
+            if not items:
+                continue
+            t = [0, 0, 0, 0, 0, 0]
+            for s in items:
+                doc = ruleset.analyze(s[field])
+                by_rules = {h.category for h in ruleset.match(doc)} - {"required_phrase"}
+                by_model = {c for c in model.categories if c != "clean" and model.find(doc, c)}
+                if s.get("category"):
+                    t[0] += 1
+                    t[1] += s["category"] in by_rules
+                    t[2] += s["category"] in by_rules | by_model
+                else:
+                    t[3] += 1
+                    t[4] += bool(by_rules)
+                    t[5] += bool(by_rules | by_model)
+            totals[field] = [a + b for a, b in zip(totals[field], t, strict=True)]
+            print(
+                f"{name:<24}{field:<6}{t[0]:>4}{t[1] / t[0]:>8.2f}{t[2] / t[0]:>8.2f}{t[3]:>7}{t[4]:>7}{t[5]:>8}",
+                flush=True,
+            )
+    print()
+    for field, t in totals.items():
+        if t[0]:
+            print(
+                f"all sets, {field}: recall {t[1] / t[0]:.3f} rules alone, {t[2] / t[0]:.3f} with the model; "
+                f"clean lines with an alert {t[4]} and {t[5]} of {t[3]} "
+                f"({18 * t[4] / t[3]:.2f} and {18 * t[5] / t[3]:.2f} per 18)"
+            )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--holdout", action="store_true", help="measure on each set left out first")
+    ap.add_argument("--only-holdout", action="store_true", help="measure, but do not write the model")
+    ap.add_argument("--threshold", type=float, default=0.65, help="probability a category needs (default 0.65)")
+    ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
+    ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
+    args = ap.parse_args()
+    packs = [p for p in sorted((ROOT / "rules").glob("*.yaml")) if p.name != "ja-learned.yaml"]
+    ruleset, problems = RuleSet.load(packs)
+    if problems:
+        print("\n".join(map(str, problems)), file=sys.stderr)
+        return 2
+    sets = dev_sets()
+    if args.holdout or args.only_holdout:
+        holdout(ruleset, sets, args.threshold)
+    if args.only_holdout:
+        return 0
+    t = time.perf_counter()
+    unknown = set(args.leave_out) - set(sets)
+    if unknown:
+        ap.error(f"no such dev set: {', '.join(sorted(unknown))}")
+    sets = {k: v for k, v in sets.items() if k not in args.leave_out}
+    model = fit(ruleset, [s for v in sets.values() for s in v], args.threshold)
+    model["trained_on"] = {k: v for k, v in data_digests().items() if k in sets}
+    save(model, args.output)
+    print(
+        f"\nwrote {args.output}: {len(model['weights'])} features, "
+        f"{sum(len(v) for v in sets.values())} sentences of {len(sets)} sets, {time.perf_counter() - t:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The learned classifier (monitor.learned) and the pack that asks it (rules/ja-learned.yaml)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import yaml
+
+from monitor.learned import Classifier, train, training_lines
+from monitor.rules import RuleSet
+
+from .conftest import ROOT
+
+DATA = ROOT / "tests" / "data"
+MODEL = ROOT / "rules" / "ja-learned.model.json"
+HELD_OUT = ("dev_sentences_i.yaml", "dev_sentences_j.yaml")  # never used to write or tune a rule
+
+
+def sentences(name: str) -> list[dict]:
+    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["sentences"]
+
+
+def written(analyzer) -> RuleSet:
+    packs = [p for p in sorted((ROOT / "rules").glob("*.yaml")) if p.name != "ja-learned.yaml"]
+    ruleset, problems = RuleSet.load(packs, analyzer)
+    assert problems == []
+    return ruleset
+
+
+def test_the_shipped_model_is_trained_on_the_dev_sets_as_they_are():
+    model = json.loads(MODEL.read_text(encoding="utf-8"))
+    now = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DATA.glob("dev_sentences*.yaml"))}
+    assert model["trained_on"] == now, "dev sets changed: retrain with scripts/train_model.py"
+
+
+def test_the_model_finds_what_the_rules_miss_on_sets_nobody_wrote_rules_for(analyzer):
+    # Sets I and J were written by people who saw neither the packs nor the other sets, and no
+    # rule was written or tuned for them: train on everything else, then score them.
+    rules = written(analyzer)
+    train_on = [
+        s for p in sorted(DATA.glob("dev_sentences*.yaml")) if p.name not in HELD_OUT for s in sentences(p.name)
+    ]
+    lines = training_lines(train_on, rules)
+    model = Classifier(train([rules.analyze(t) for t, _ in lines], [c for _, c in lines]))
+    caught_rules = caught_both = total = false_rules = false_both = 0
+    for name in HELD_OUT:
+        for s in sentences(name):
+            doc = rules.analyze(s["text"])
+            by_rules = {h.category for h in rules.match(doc)}
+            by_model = {c for c in model.categories if c != "clean" and model.find(doc, c)}
+            if s.get("category"):
+                total += 1
+                caught_rules += s["category"] in by_rules
+                caught_both += s["category"] in by_rules | by_model
+            else:
+                false_rules += bool(by_rules)
+                false_both += bool(by_rules | by_model)
+    # Measured: recall 0.41 -> 0.66 (164 violations), clean sentences alerted 5 -> 7 of 56.
+    assert caught_both - caught_rules >= 0.15 * total, (caught_rules, caught_both, total)
+    assert false_both - false_rules <= 4, (false_rules, false_both)
+
+
+def test_the_model_speaks_only_where_no_rule_of_its_category_did(shipped):
+    # A rule finds this one: one alert, the rule's.
+    hits = shipped.match("お客様、バカじゃないですか")
+    assert [h.category for h in hits].count("abusive") == 1
+    assert not any(h.rule_id.startswith("learned.") for h in hits)
+    # No rule knows this phrasing; the model does, and its hit covers the words that weighed.
+    text = "ご年配の方はどうせ説明しても覚えていらっしゃらないので、書類だけお送りしておきますね"
+    hits = [h for h in shipped.match(text) if h.rule_id.startswith("learned.")]
+    assert [h.category for h in hits] == ["discrimination"]
+    assert hits[0].matched and hits[0].matched in text and hits[0].message.startswith("（学習モデル）")
+
+
+def test_a_clean_line_is_left_alone(shipped):
+    for text in ("本日はお電話ありがとうございます", "カード番号の下四桁でご本人確認をさせていただきます"):
+        assert shipped.match(text) == [], text
+
+
+def test_a_broken_model_is_one_problem_with_its_line(tmp_path, write_pack, analyzer):
+    (tmp_path / "m.json").write_text('{"format": "something else"}', encoding="utf-8")
+    pack = write_pack(
+        """
+        - id: x.learned
+          category: abusive
+          severity: warning
+          message: m
+          suggestion: s
+          model: m.json
+          examples: {match: [a, b], no_match: [c, d]}
+        """
+    )
+    _, problems = RuleSet.load([pack], analyzer)
+    assert len(problems) == 1 and "cannot load model 'm.json'" in problems[0].message, problems
+    assert problems[0].line > 1
