@@ -99,6 +99,7 @@ class Classifier:
         self.bias: list[float] = list(model["bias"])
         self.threshold = float(model["threshold"])
         self.weights: dict[str, list[float]] = model["weights"]
+        self._last: tuple[Doc, dict[str, list[int]], dict[str, float]] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
@@ -107,6 +108,15 @@ class Classifier:
     def scores(self, doc: Doc) -> dict[str, float]:
         """Probability of each category (and of "clean") for one line."""
         return self._scores(features(doc))
+
+    def _read(self, doc: Doc) -> tuple[dict[str, list[int]], dict[str, float]]:
+        # One pack asks once per category: score each line once (one read of `_last`, so a
+        # thread scoring another line meanwhile cannot mix the two).
+        last = self._last
+        if last is None or last[0] is not doc:
+            feats = features(doc)
+            last = self._last = (doc, feats, self._scores(feats))
+        return last[1], last[2]
 
     def _scores(self, feats: dict[str, list[int]]) -> dict[str, float]:
         present = [self.weights[k] for k in feats if k in self.weights]
@@ -125,8 +135,8 @@ class Classifier:
         likely enough to be one; else nothing."""
         if category not in self.categories:
             return []
-        feats = features(doc)
-        if self._scores(feats).get(category, 0.0) < self.threshold:
+        feats, scores = self._read(doc)
+        if scores.get(category, 0.0) < self.threshold:
             return []
         c = self.categories.index(category)
         clean = self.categories.index(CLEAN)

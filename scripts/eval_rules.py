@@ -6,7 +6,7 @@ Reads a YAML file of sentences (`tests/data/dev_sentences.yaml` by default: `tex
 sentences, for the rule engine and for a baseline in the same run: plain substring search for the
 words in the packs' token patterns (what a keyword list does).
 
-    .venv/bin/python scripts/eval_rules.py [FILE] [--misses]
+    .venv/bin/python scripts/eval_rules.py [FILE] [--misses] [--rules DIR ...]
 """
 
 from __future__ import annotations
@@ -83,10 +83,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("file", nargs="?", default=str(ROOT / "tests/data/dev_sentences.yaml"))
     ap.add_argument("--misses", action="store_true", help="list the sentences missed and the false alerts")
+    ap.add_argument("--rules", action="append", help="rule packs or folders (default: rules/)")
     args = ap.parse_args()
     data = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
     sentences = data["sentences"] if isinstance(data, dict) else data
-    ruleset, problems = RuleSet.load(None)
+    ruleset, problems = RuleSet.load(args.rules)
     if problems:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2
