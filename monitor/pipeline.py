@@ -21,6 +21,7 @@ from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
 _CAUGHT_UP = 0.25  # seconds of audio waiting below which the live loop has time for a second look
 _CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
+_SENTENCE_END = re.compile(r"[。？！?!]")
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
@@ -88,7 +89,9 @@ class CallMonitor:
         joined = self._joined()
         offset = len(joined.text) - len(seg.text)
         doc = self.ruleset.analyze(joined.text)
-        hits = self.ruleset.match(doc)
+        # The learned model reads the sentence this segment ends, not the whole context.
+        cut = max((m.end() for m in _SENTENCE_END.finditer(joined.text, 0, offset)), default=0)
+        hits = self.ruleset.match(doc, (cut, self.ruleset.analyze(joined.text[cut:])) if cut else None)
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
         now = self._now(seg.end)

@@ -11,7 +11,7 @@ import gc
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1255,8 +1255,12 @@ class RuleSet:
     def analyze(self, text: str) -> Doc:
         return self.analyzer.analyze(text)
 
-    def match(self, text_or_doc: str | Doc) -> list[Hit]:
-        """Every line-level rule's hits in one line, in order of position."""
+    def match(self, text_or_doc: str | Doc, learned_on: tuple[int, Doc] | None = None) -> list[Hit]:
+        """Every line-level rule's hits in one line, in order of position.
+
+        `learned_on` = (offset, doc of the line's text from that offset on): what a learned model
+        reads instead of the whole line (the last sentence of a longer context; its evidence is
+        diluted by the sentences before it). Its hits are shifted back into the line."""
         doc = self.analyzer.analyze(text_or_doc) if isinstance(text_or_doc, str) else text_or_doc
         raw: dict[int, tuple[Rule, list[tuple[int, int, tuple[tuple[int, int], ...]]]]] = {}
 
@@ -1298,9 +1302,11 @@ class RuleSet:
         # A learned classifier speaks only where no written rule of its category did: a rule's
         # message names the very words, and one line should not alert twice for one thing.
         found = {h.category for h in hits}
+        at, tail = learned_on or (0, doc)
         for rule, mp in self._models:
             if rule.category not in found:
-                hits.extend(rule.hits(doc, [(s, e, ()) for s, e in mp.find(doc)]))
+                spans = [(s, e, ()) for s, e in mp.find(tail)]
+                hits.extend(replace(h, start=h.start + at, end=h.end + at) for h in rule.hits(tail, spans))
         hits.sort(key=lambda h: (h.start, -SEVERITY_RANK[h.severity], h.rule_id))
         return hits
 
