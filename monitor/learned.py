@@ -24,6 +24,8 @@ from .text import Doc
 
 FORMAT = "speech-monitor learned classifier 1"
 CLEAN = "clean"
+# Fewer words than this are no evidence: a streaming commit of この通話は alone scored misleading.
+MIN_WORDS = 5
 
 
 def features(doc: Doc) -> dict[str, list[int]]:
@@ -131,9 +133,9 @@ class Classifier:
         return {c: v / total for c, v in zip(self.categories, e, strict=True)}
 
     def find(self, doc: Doc, category: str) -> list[tuple[int, int]]:
-        """The normalised span of the words that weighed most for `category`, when the line is
-        likely enough to be one; else nothing."""
-        if category not in self.categories:
+        """The normalised span of the words that weighed most for `category`, when the line has
+        `MIN_WORDS` words or more and is likely enough to be one; else nothing."""
+        if category not in self.categories or len(doc.words) < MIN_WORDS:
             return []
         feats, scores = self._read(doc)
         if scores.get(category, 0.0) < self.threshold:
