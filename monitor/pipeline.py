@@ -90,7 +90,9 @@ class CallMonitor:
         offset = len(joined.text) - len(seg.text)
         doc = self.ruleset.analyze(joined.text)
         # The learned model reads the sentence this segment ends, not the whole context.
-        cut = max((m.end() for m in _SENTENCE_END.finditer(joined.text, 0, offset)), default=0)
+        cut = 0
+        if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
+            cut = max((m.end() for m in _SENTENCE_END.finditer(joined.text, 0, offset)), default=0)
         hits = self.ruleset.match(doc, (cut, self.ruleset.analyze(joined.text[cut:])) if cut else None)
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
@@ -386,7 +388,7 @@ class LiveMonitor:
         self.calls += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
         call_id = self.fixed_call_id or f"{self.options.agent or 'agent'}-{stamp}-{self.calls}"
-        # Monotonic time this call's audio 0 was captured; set anew as audio arrives (_anchor).
+        # Monotonic time this call's audio 0 was captured; set anew as audio arrives (events()).
         self._t0 = time.monotonic() - self.source.backlog
         monitor = CallMonitor(
             self.ruleset, call_id, self.options.agent, lambda: time.monotonic() - self._t0, self.options.monitor
