@@ -132,6 +132,10 @@ class Classifier:
         total = sum(e)
         return {c: v / total for c, v in zip(self.categories, e, strict=True)}
 
+    def found(self, doc: Doc) -> set[str]:
+        """The categories the line is likely enough to be (what `find` would answer for)."""
+        return {c for c in self.categories if c != CLEAN and self.find(doc, c)}
+
     def find(self, doc: Doc, category: str) -> list[tuple[int, int]]:
         """The normalised span of the words that weighed most for `category`, when the line has
         `MIN_WORDS` words or more and is likely enough to be one; else nothing."""

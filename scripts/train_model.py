@@ -2,8 +2,8 @@
 """Train the learned classifier (monitor.learned) that rules/ja-learned.yaml asks, and measure it.
 
 Trains on every labelled dev set (tests/data/dev_sentences*.yaml: each sentence's true text and,
-where present, Whisper's transcript of it) and on the written rules' own examples (a match example
-is its rule's category, a no_match one clean), and writes rules/ja-learned.model.json. With
+where present, Whisper's transcript of it), with the written rules' no_match examples and required
+phrases as clean lines (monitor.learned.training_lines), and writes rules/ja-learned.model.json. With
 `--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
 is left out, the model is trained on the others and the set is scored, by the written rules alone
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
@@ -64,7 +64,7 @@ def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float) -> 
             for s in items:
                 doc = ruleset.analyze(s[field])
                 by_rules = {h.category for h in ruleset.match(doc)} - {"required_phrase"}
-                by_model = {c for c in model.categories if c != "clean" and model.find(doc, c)}
+                by_model = model.found(doc)
                 if s.get("category"):
                     t[0] += 1
                     t[1] += s["category"] in by_rules

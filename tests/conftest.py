@@ -33,6 +33,14 @@ def shipped(analyzer: Analyzer) -> RuleSet:
     return ruleset
 
 
+@pytest.fixture(scope="session")
+def written(analyzer: Analyzer) -> RuleSet:
+    """The written rules: every shipped pack but the learned one, which is trained on the dev sets."""
+    ruleset, problems = RuleSet.load([p for p in sorted(RULES.glob("*.yaml")) if p.name != "ja-learned.yaml"], analyzer)
+    assert problems == [], "\n".join(map(str, problems))
+    return ruleset
+
+
 PACK_HEAD = """\
 pack:
   id: {pack_id}
