@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .pii import DETECTORS, PiiFinder, mask_text
-from .text import Analyzer, Doc, Token, fold_reading, fold_words, normalize
+from .text import Analyzer, Doc, Token, fold_reading, fold_words, mentions, normalize
 
 __all__ = [
     "CATEGORIES",
@@ -705,6 +705,9 @@ class Rule:
             cancel = [span for p in self.unless for span in p.find(doc)]
             w = self.unless_window
             raw = [r for r in raw if not any(cs < r[1] + w and r[0] - w < ce for cs, ce in cancel)]
+        if self.category != "pii":
+            quotes = mentions(doc.norm)
+            raw = [r for r in raw if not any(qs <= r[0] and r[1] <= qe for qs, qe in quotes)]
         raw.sort()
         merged: list[list[Any]] = []
         for s, e, mask in raw:

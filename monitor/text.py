@@ -6,6 +6,7 @@ text, so a hit found on normalised text always reports offsets into the original
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -387,3 +388,17 @@ class Analyzer:
             index={k: tuple(v) for k, v in index.items()},
             boundaries=frozenset(b for t in tokens for b in (t.start, t.end)),
         )
+
+
+# A quoted phrase that is talked about, not said: 「絶対に儲かる」なんて話には / 「ぶっ殺す」というセリフ.
+_MENTION = re.compile(
+    r"[「『][^「」『』]{1,60}[」』]\s*(?=という|といった|なんて|なんか|って|との|などと|など|と言|とか|のような|みたいな|とおっしゃ)"
+)
+
+
+def mentions(norm: str) -> list[tuple[int, int]]:
+    """Spans of normalised text quoted in 「」 or 『』 and then talked about (という, なんて ...): a rule
+    hit inside one is a mention, not the agent saying it. Readings of a card number stay PII."""
+    if "「" not in norm and "『" not in norm:
+        return []
+    return [m.span() for m in _MENTION.finditer(norm)]

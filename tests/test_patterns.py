@@ -55,6 +55,36 @@ def test_token_gap_is_bounded(profit):
     assert ids(profit, "絶対にお客様の大切な資産の運用について儲かる") == []  # 絶対 is 8 words away
 
 
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("「絶対に儲かる」なんて話をする業者にはお気をつけください", False),  # talked about
+        ("『必ず値上がりする』という勧誘は禁止されています", False),
+        ("「絶対に儲かる」商品をご案内します", True),  # quoted, but no one is talking about it
+        ("この株は「絶対に儲かります」よ", True),  # quoted, but said
+        ("「絶対に儲かる」なんて話、本当なんですよ、絶対儲かります", True),  # and said again outside
+    ],
+)
+def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
+    assert ids(profit, text) == (["m.profit"] if hit else [])
+
+
+def test_a_card_number_in_quotes_is_still_read_aloud(write_pack, analyzer):
+    ruleset = ruleset_of(
+        write_pack,
+        analyzer,
+        rule_yaml(
+            "p.card",
+            category="pii",
+            tokens=None,
+            pii="card",
+            examples_match=("4980 1234 5678 9016", "カードは4980123456789016"),
+            examples_no=("注文番号は12345678です", "カードの下4桁"),
+        ),
+    )
+    assert ids(ruleset, "「4980 1234 5678 9016」という番号でよろしいですか") == ["p.card"]
+
+
 def test_hit_offsets_point_into_the_original_text(profit):
     text = "お客様、ｾﾞｯﾀｲに儲かります"
     [hit] = profit.match(text)
