@@ -48,13 +48,16 @@ def train(
     rate: float = 20.0,
     min_count: int = 2,
     threshold: float = 0.65,
+    thresholds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
 
     Args:
         docs: analysed lines; labels: each one's category, None for a clean line.
         min_count: features seen in fewer lines are left out (they only memorise one sentence).
-        threshold: the probability a category needs before a rule that asks for it fires.
+        threshold: the probability a category needs before a rule that asks for it fires;
+        thresholds: per category, where one differs (a category whose traps look most like its
+            violations, such as misleading's honest risk disclosures, needs more).
     """
     import numpy as np
 
@@ -87,6 +90,7 @@ def train(
         "categories": cats,
         "bias": [round(float(v), 4) for v in b],
         "threshold": threshold,
+        "thresholds": {c: float(v) for c, v in sorted((thresholds or {}).items())},
         "weights": weights,
     }
 
@@ -100,6 +104,8 @@ class Classifier:
         self.categories: list[str] = list(model["categories"])
         self.bias: list[float] = list(model["bias"])
         self.threshold = float(model["threshold"])
+        own = model.get("thresholds") or {}
+        self.thresholds = {c: float(own.get(c, self.threshold)) for c in self.categories}
         self.weights: dict[str, list[float]] = model["weights"]
         self._last: tuple[Doc, dict[str, list[int]], dict[str, float]] | None = None
 
@@ -142,7 +148,7 @@ class Classifier:
         if category not in self.categories or len(doc.words) < MIN_WORDS:
             return []
         feats, scores = self._read(doc)
-        if scores.get(category, 0.0) < self.threshold:
+        if scores.get(category, 0.0) < self.thresholds[category]:
             return []
         c = self.categories.index(category)
         clean = self.categories.index(CLEAN)

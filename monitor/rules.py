@@ -697,18 +697,27 @@ class Rule:
             raw.extend((s, e, ()) for s, e in self.model.find(doc))
         return self.hits(doc, raw)
 
-    def hits(self, doc: Doc, raw: list[tuple[int, int, tuple[tuple[int, int], ...]]]) -> list[Hit]:
-        """Turn raw spans of normalised text into hits: drop the `unless` ones, merge overlaps."""
+    def hits(
+        self,
+        doc: Doc,
+        raw: list[tuple[int, int, tuple[tuple[int, int], ...]]],
+        cancelled: list[int] | None = None,
+    ) -> list[Hit]:
+        """Turn raw spans of normalised text into hits: drop the `unless` ones (and quoted
+        mentions), merge overlaps. `cancelled` collects where each dropped span starts in the text."""
         if not raw:
             return []
+        kept = raw
         if self.unless:
             cancel = [span for p in self.unless for span in p.find(doc)]
             w = self.unless_window
-            raw = [r for r in raw if not any(cs < r[1] + w and r[0] - w < ce for cs, ce in cancel)]
+            kept = [r for r in kept if not any(cs < r[1] + w and r[0] - w < ce for cs, ce in cancel)]
         if self.category != "pii":
             quotes = mentions(doc.norm)
-            raw = [r for r in raw if not any(qs <= r[0] and r[1] <= qe for qs, qe in quotes)]
-        raw.sort()
+            kept = [r for r in kept if not any(qs <= r[0] and r[1] <= qe for qs, qe in quotes)]
+        if cancelled is not None and len(kept) < len(raw):
+            cancelled.extend(doc.span(r[0], r[1])[0] for r in raw if r not in kept)
+        raw = sorted(kept)
         merged: list[list[Any]] = []
         for s, e, mask in raw:
             if merged and s < merged[-1][1]:
@@ -1258,12 +1267,19 @@ class RuleSet:
     def analyze(self, text: str) -> Doc:
         return self.analyzer.analyze(text)
 
-    def match(self, text_or_doc: str | Doc, learned_on: tuple[int, Doc] | None = None) -> list[Hit]:
+    def match(
+        self,
+        text_or_doc: str | Doc,
+        learned_on: tuple[int, Doc] | None = None,
+        judged: set[str] | None = None,
+    ) -> list[Hit]:
         """Every line-level rule's hits in one line, in order of position.
 
         `learned_on` = (offset, doc of the line's text from that offset on): what a learned model
         reads instead of the whole line (the last sentence of a longer context; its evidence is
-        diluted by the sentences before it). Its hits are shifted back into the line."""
+        diluted by the sentences before it). Its hits are shifted back into the line. `judged`, when
+        given, receives the categories whose rules found words there and let them go (an `unless`
+        or a quoted mention): a learned model of those categories stays quiet on the line."""
         doc = self.analyzer.analyze(text_or_doc) if isinstance(text_or_doc, str) else text_or_doc
         raw: dict[int, tuple[Rule, list[tuple[int, int, tuple[tuple[int, int], ...]]]]] = {}
 
@@ -1301,11 +1317,21 @@ class RuleSet:
             finder = PiiFinder(doc)
             for rule, pp in self._pii:
                 add(rule, pp.find_masked(finder))
-        hits = [h for rule, spans in raw.values() for h in rule.hits(doc, spans)]
-        # A learned classifier speaks only where no written rule of its category did: a rule's
-        # message names the very words, and one line should not alert twice for one thing.
-        found = {h.category for h in hits}
         at, tail = learned_on or (0, doc)
+        hits: list[Hit] = []
+        vetoed: set[str] = set()
+        for rule, spans in raw.values():
+            cancelled: list[int] = []
+            hits.extend(rule.hits(doc, spans, cancelled))
+            if any(start >= at for start in cancelled):
+                vetoed.add(rule.category)
+        if judged is not None:
+            judged |= vetoed
+        # A learned classifier speaks only where no written rule of its category did: a rule's
+        # message names the very words, and one line should not alert twice for one thing. Nor
+        # where a rule of its category found its words and its `unless` (or the quotes) judged
+        # them harmless: 日本一長い商店街, 「絶対に儲かる」なんて話, お約束できません.
+        found = {h.category for h in hits} | vetoed
         for rule, mp in self._models:
             if rule.category not in found:
                 spans = [(s, e, ()) for s, e in mp.find(tail)]

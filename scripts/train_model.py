@@ -3,13 +3,14 @@
 
 Trains on every labelled dev set (tests/data/dev_sentences*.yaml: each sentence's true text and,
 where present, Whisper's transcript of it), with the written rules' no_match examples and required
-phrases as clean lines (monitor.learned.training_lines), and writes rules/ja-learned.model.json. With
+phrases as clean lines (monitor.learned.training_lines) and the learned pack's own no_match examples,
+and writes rules/ja-learned.model.json. With
 `--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
 is left out, the model is trained on the others and the set is scored, by the written rules alone
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
 transcript.
 
-    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold 0.65]
+    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold P]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
@@ -32,6 +33,11 @@ from monitor.rules import RuleSet  # noqa: E402
 DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
+# The probability each category needs. Chosen on the hold-out of 22 sets (train_model --holdout):
+# discrimination and abusive gained 196 and 105 violations for 8 and 2 false alerts at 0.65, misleading
+# 120 for 23 (its traps are honest risk disclosures that use the same words), pii 42 for 6.
+THRESHOLD = 0.65
+THRESHOLDS = {"discrimination": 0.6, "abusive": 0.55, "misleading": 0.9, "pii": 0.85}
 
 
 def dev_sets() -> dict[str, list[dict]]:
@@ -46,12 +52,25 @@ def data_digests() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DATA.glob("dev_sentences*.yaml"))}
 
 
-def fit(ruleset: RuleSet, sentences: list[dict], threshold: float) -> dict:
-    lines = training_lines(sentences, ruleset)
-    return train([ruleset.analyze(t) for t, _ in lines], [c for _, c in lines], threshold=threshold)
+def own_examples() -> list[tuple[str, None]]:
+    """The learned pack's own no_match examples, as clean lines: they say what it must not raise
+    (カード番号の下四桁でご本人確認を… scored pii 0.94 from a model that had never seen it)."""
+    pack = yaml.safe_load((ROOT / "rules" / "ja-learned.yaml").read_text(encoding="utf-8"))
+    return [(t, None) for r in pack["rules"] for t in r.get("examples", {}).get("no_match", [])]
 
 
-def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float) -> None:
+def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None) -> dict:
+    """Train on these sentences; `threshold` for every category, or None for THRESHOLDS."""
+    lines = training_lines(sentences, ruleset) + own_examples()
+    return train(
+        [ruleset.analyze(t) for t, _ in lines],
+        [c for _, c in lines],
+        threshold=THRESHOLD if threshold is None else threshold,
+        thresholds=THRESHOLDS if threshold is None else None,
+    )
+
+
+def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float | None) -> None:
     print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
     totals = {f: [0, 0, 0, 0, 0, 0] for f in FIELDS}  # n, rules hit, both hit, clean, rules false, both false
     for name in sets:
@@ -63,8 +82,9 @@ def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float) -> 
             t = [0, 0, 0, 0, 0, 0]
             for s in items:
                 doc = ruleset.analyze(s[field])
-                by_rules = {h.category for h in ruleset.match(doc)} - {"required_phrase"}
-                by_model = model.found(doc)
+                judged: set[str] = set()
+                by_rules = {h.category for h in ruleset.match(doc, judged=judged)} - {"required_phrase"}
+                by_model = model.found(doc) - judged  # as in the monitor: not where a rule's unless spoke
                 if s.get("category"):
                     t[0] += 1
                     t[1] += s["category"] in by_rules
@@ -92,7 +112,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--holdout", action="store_true", help="measure on each set left out first")
     ap.add_argument("--only-holdout", action="store_true", help="measure, but do not write the model")
-    ap.add_argument("--threshold", type=float, default=0.65, help="probability a category needs (default 0.65)")
+    ap.add_argument(
+        "--threshold", type=float, help="probability every category needs (default: per category, THRESHOLDS)"
+    )
     ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
     ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
     args = ap.parse_args()

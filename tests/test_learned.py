@@ -49,7 +49,8 @@ def test_the_model_finds_what_the_rules_miss_on_sets_nobody_wrote_rules_for(writ
             else:
                 false_rules += bool(by_rules)
                 false_both += bool(by_rules | by_model)
-    # Measured: recall 0.41 -> 0.66 (164 violations), clean sentences alerted 5 -> 7 of 56.
+    # Measured: recall 0.43 -> 0.71 (164 violations), clean sentences alerted 4 -> 5 of 56 (trained on
+    # the 20 other sets, one threshold of 0.65; with sets A-H only it was 0.41 -> 0.66, 5 -> 7).
     assert caught_both - caught_rules >= 0.15 * total, (caught_rules, caught_both, total)
     assert false_both - false_rules <= 4, (false_rules, false_both)
 
@@ -64,6 +65,49 @@ def test_the_model_speaks_only_where_no_rule_of_its_category_did(shipped):
     hits = [h for h in shipped.match(text) if h.rule_id.startswith("learned.")]
     assert [h.category for h in hits] == ["discrimination"]
     assert hits[0].matched and hits[0].matched in text and hits[0].message.startswith("（学習モデル）")
+
+
+def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, write_pack, analyzer):
+    # A toy model that calls every line with 日本一 misleading, next to a rule that knows 日本一長い
+    # (a street, not a claim) and quoted mentions: where the rule found its words and its unless (or
+    # the quotes) let them go, the model must not raise them again.
+    lines = [
+        ("日本一のサービスをお約束いたします", "misleading"),
+        ("当店は日本一お得なプランをご用意しております", "misleading"),
+        ("こちらは日本一安い商品となっております", "misleading"),
+        ("本日はお電話ありがとうございます", None),
+        ("担当の者からご連絡いたしますのでお待ちください", None),
+        ("ご住所の変更を承りました、ありがとうございます", None),
+    ]
+    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
+    (tmp_path / "m.json").write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    pack = write_pack(
+        """
+        - id: t.one
+          category: misleading
+          severity: warning
+          message: m
+          suggestion: s
+          tokens: 日本 一
+          unless: {tokens: 日本 一 長い}
+          examples: {match: [日本一のお店, 日本一です], no_match: [日本一長い川, 日本です]}
+        - id: t.learned
+          category: misleading
+          severity: warning
+          message: m
+          suggestion: s
+          model: m.json
+          examples: {match: [日本一のサービスをお約束いたします, 日本一お得なプランをご用意しております], no_match: [本日はお電話ありがとうございます, ご住所の変更を承りました]}
+        """
+    )
+    ruleset, problems = RuleSet.load([pack], analyzer)
+    assert problems == []
+    ids = lambda text: [h.rule_id for h in ruleset.match(text)]  # noqa: E731
+    assert ids("日本一のサービスをお約束いたします") == ["t.one"]  # the rule speaks, the model is quiet
+    assert ids("日本一お得なサービスをお約束いたしますよ") == ["t.one"]
+    assert ids("駅の反対側に日本一長い商店街がございます") == []  # the unless let it go: so does the model
+    assert ids("「日本一のサービス」という宣伝をする業者にはお気をつけください") == []  # a quoted mention
+    assert Classifier(model).found(analyzer.analyze("駅の反対側に日本一長い商店街がございます")) == {"misleading"}
 
 
 def test_a_clean_line_is_left_alone(shipped):
