@@ -78,11 +78,30 @@ def recall_and_false(shipped, sentences: list[dict], field: str) -> tuple[float,
 
 
 DEV_SETS = sorted(p.name for p in DATA.glob("dev_sentences*.yaml"))
-# No rule was written or tuned for these two (their writers saw neither the packs nor the other
-# sets); they measure how the written rules generalise, and the learned model trains on them.
+# No rule was written or tuned for I and J (their writers saw neither the packs nor the other sets):
+# they measure how the written rules generalise, and the learned model trains on them. K-P were
+# written the same way, later; what shaped rules from them: their clean sentences' 26 false alerts
+# (negated 今日だけ, 日本一の山, 雑菌を殺す, バカ売れ, a company's own number ...), fixed by general
+# unless patterns and the quoted-mention filter, and their pii misses (asking for a PIN or password,
+# passport and licence numbers, a named person's illness or record), three new pii rules. Their
+# discrimination, abusive and misleading sentences are untouched. Those fixes also took one of J's
+# false alerts and found two more of J's violations, which no one looked at.
 HELD_OUT = {
     "dev_sentences_i.yaml": (0.38, 1),  # recall 0.41, 1 of 28 clean alerted when written
-    "dev_sentences_j.yaml": (0.38, 4),  # recall 0.41, 4 of 28
+    "dev_sentences_j.yaml": (0.40, 3),  # recall 0.41, 4 of 28 (0.44, 3 after K-P's fixes)
+    "dev_sentences_k.yaml": (0.52, 0),  # recall 0.46 when written, 0.55 with the pii rules
+    "dev_sentences_l.yaml": (0.53, 0),  # 0.48, 0.56
+    "dev_sentences_m.yaml": (0.52, 0),  # 0.46, 0.55
+    "dev_sentences_n.yaml": (0.53, 1),  # 0.48, 0.56; 違約金もかかりません (true or not, no rule can know)
+    "dev_sentences_o.yaml": (0.62, 0),  # 0.56, 0.65
+    "dev_sentences_p.yaml": (0.52, 0),  # 0.48, 0.55
+    # Q-V came last and shaped nothing: held out from the rules entirely.
+    "dev_sentences_q.yaml": (0.34, 1),  # recall 0.37, 1 of 28 clean alerted
+    "dev_sentences_r.yaml": (0.48, 0),  # 0.51, 0
+    "dev_sentences_s.yaml": (0.43, 1),  # 0.46, 1
+    "dev_sentences_t.yaml": (0.57, 1),  # 0.60, 1
+    "dev_sentences_u.yaml": (0.48, 2),  # 0.51, 2
+    "dev_sentences_v.yaml": (0.47, 1),  # 0.50, 1
 }
 
 
@@ -98,7 +117,8 @@ def test_dev_set_recall_on_true_text(written, name):
 # floors a change must not go below: (recall, false alerts). Sets C-H's transcripts are worse (their
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
-# no rule on the text can tell. Sets I and J have no audio yet.
+# no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
+# alone find in the speech of writers they were not fitted to. M-V have no audio yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -108,6 +128,10 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_f.yaml": (0.62, 0),
     "dev_sentences_g.yaml": (0.64, 0),
     "dev_sentences_h.yaml": (0.64, 1),
+    "dev_sentences_i.yaml": (0.20, 1),  # 0.23
+    "dev_sentences_j.yaml": (0.26, 3),  # 0.29
+    "dev_sentences_k.yaml": (0.36, 0),  # 0.39
+    "dev_sentences_l.yaml": (0.31, 1),  # 0.34
 }
 
 
