@@ -35,9 +35,10 @@ MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
 # The probability each category needs. Chosen on the hold-out of 22 sets (train_model --holdout):
 # discrimination and abusive gained 196 and 105 violations for 8 and 2 false alerts at 0.65, misleading
-# 120 for 23 (its traps are honest risk disclosures that use the same words), pii 42 for 6.
+# 120 for 23 (its traps are honest risk disclosures that use the same words), pii 42 for 6. Abusive at
+# 0.55 did best there, but read a customer's それはもうやりましたよ (0.60) as the agent's insult.
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.6, "abusive": 0.55, "misleading": 0.9, "pii": 0.85}
+THRESHOLDS = {"discrimination": 0.6, "abusive": 0.65, "misleading": 0.9, "pii": 0.85}
 
 
 def dev_sets() -> dict[str, list[dict]]:
