@@ -396,9 +396,11 @@ _MENTION = re.compile(
 )
 
 
-def mentions(norm: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=256)
+def mentions(norm: str) -> tuple[tuple[int, int], ...]:
     """Spans of normalised text quoted in 「」 or 『』 and then talked about (という, なんて ...): a rule
-    hit inside one is a mention, not the agent saying it. Readings of a card number stay PII."""
+    hit inside one is a mention, not the agent saying it. Readings of a card number stay PII.
+    Cached: every rule with a hit on the line asks for the same line's spans."""
     if "「" not in norm and "『" not in norm:
-        return []
-    return [m.span() for m in _MENTION.finditer(norm)]
+        return ()
+    return tuple(m.span() for m in _MENTION.finditer(norm))
