@@ -102,6 +102,14 @@ HELD_OUT = {
     "dev_sentences_t.yaml": (0.57, 1),  # 0.60, 1
     "dev_sentences_u.yaml": (0.48, 2),  # 0.51, 2
     "dev_sentences_v.yaml": (0.47, 1),  # 0.50, 1
+    # W-ZB (debt collection, telecom and energy sales, healthcare, schools and salons, travel,
+    # crypto and securities) came after them: also held out from the rules; the model trains on them.
+    "dev_sentences_w.yaml": (0.42, 1),  # recall 0.45, 1 of 28 clean alerted
+    "dev_sentences_x.yaml": (0.53, 3),  # 0.56, 3
+    "dev_sentences_y.yaml": (0.48, 3),  # 0.51, 3
+    "dev_sentences_z.yaml": (0.45, 4),  # 0.49, 4
+    "dev_sentences_za.yaml": (0.49, 5),  # 0.52, 5
+    "dev_sentences_zb.yaml": (0.48, 3),  # 0.51, 3
 }
 
 
@@ -118,7 +126,7 @@ def test_dev_set_recall_on_true_text(written, name):
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
 # no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
-# alone find in the speech of writers they were not fitted to. M-V have no audio yet.
+# alone find in the speech of writers they were not fitted to. M-ZB have no audio yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
