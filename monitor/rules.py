@@ -640,7 +640,7 @@ class ModelPattern:
         self.category = category
         try:
             self.classifier = Classifier.load(path)
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # RuntimeError: no word vectors
             raise _PatternSyntaxError(f"cannot load model '{source}': {e}") from e
         if category not in self.classifier.categories:
             raise _PatternSyntaxError(

@@ -2,15 +2,16 @@
 """Train the learned classifier (monitor.learned) that rules/ja-learned.yaml asks, and measure it.
 
 Trains on every labelled dev set (tests/data/dev_sentences*.yaml: each sentence's true text and,
-where present, Whisper's transcript of it), with the written rules' no_match examples and required
+where present, Whisper's transcript of it) and the ordinary call-centre talk (tests/data/talk_*.yaml:
+agent and customer lines, all clean), with the written rules' no_match examples and required
 phrases as clean lines (monitor.learned.training_lines) and the learned pack's own no_match examples,
 and writes rules/ja-learned.model.json. With
 `--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
 is left out, the model is trained on the others and the set is scored, by the written rules alone
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
-transcript.
+transcript; a talk file left out counts its agent and its customer lines with an alert.
 
-    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold P]
+    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold P] [--no-vectors]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
@@ -27,30 +28,47 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from monitor import vectors  # noqa: E402
 from monitor.learned import Classifier, save, train, training_lines  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
-# The probability each category needs. Chosen on the hold-out of 22 sets (train_model --holdout):
-# discrimination and abusive gained 196 and 105 violations for 8 and 2 false alerts at 0.65, misleading
-# 120 for 23 (its traps are honest risk disclosures that use the same words), pii 42 for 6. Abusive at
-# 0.55 did best there, but read a customer's それはもうやりましたよ (0.60) as the agent's insult.
+# The probability each category needs. Chosen on the hold-out of the 20 sets no rule was fitted to
+# (I-ZB true text, I-L transcripts) with the word vectors: misleading's traps are honest fee and risk
+# disclosures in the words of its violations (0.6 gained 0.011 recall for 5 more of the 300 ordinary
+# agent lines alerted, against 0.7); pii 0.85 keeps the learned pack's own examples (0.91, 0.94). At
+# the thresholds shipped before (0.6, 0.65, 0.9, 0.85) the same models found 0.835 of the unfitted
+# true text at 1.35 clean lines alerted per 18; at these 0.875 at 1.32 (words weighed equally then;
+# README has the shipped model's hold-out). Abusive 0.55 once read a customer's それはもうやりましたよ,
+# replayed as the agent's channel, as an insult (test_replay).
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.6, "abusive": 0.65, "misleading": 0.9, "pii": 0.85}
+THRESHOLDS = {"discrimination": 0.7, "abusive": 0.6, "misleading": 0.7, "pii": 0.85}
+
+
+TALK = "talk_*.yaml"  # ordinary call-centre talk, every line clean (agent and customer lines)
+
+
+def training_files() -> list[Path]:
+    return sorted(DATA.glob("dev_sentences*.yaml")) + sorted(DATA.glob(TALK))
 
 
 def dev_sets() -> dict[str, list[dict]]:
-    return {
-        p.name: yaml.safe_load(p.read_text(encoding="utf-8"))["sentences"]
-        for p in sorted(DATA.glob("dev_sentences*.yaml"))
-    }
+    """Each training file's sentences; an ordinary-talk file's lines as clean sentences."""
+    out = {}
+    for p in training_files():
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        if "lines" in data:
+            out[p.name] = [{**line, "category": None} for line in data["lines"]]
+        else:
+            out[p.name] = data["sentences"]
+    return out
 
 
 def data_digests() -> dict[str, str]:
     """sha256 of each training file: a test checks the shipped model is not older than its data."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DATA.glob("dev_sentences*.yaml"))}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in training_files()}
 
 
 def own_examples() -> list[tuple[str, None]]:
@@ -60,7 +78,7 @@ def own_examples() -> list[tuple[str, None]]:
     return [(t, None) for r in pack["rules"] for t in r.get("examples", {}).get("no_match", [])]
 
 
-def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None) -> dict:
+def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None, word_vectors: bool = True) -> dict:
     """Train on these sentences; `threshold` for every category, or None for THRESHOLDS."""
     lines = training_lines(sentences, ruleset) + own_examples()
     return train(
@@ -68,43 +86,66 @@ def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None) -> dic
         [c for _, c in lines],
         threshold=THRESHOLD if threshold is None else threshold,
         thresholds=THRESHOLDS if threshold is None else None,
+        vectors=vectors.load() if word_vectors else None,
     )
 
 
-def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float | None) -> None:
+def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -> list[int]:
+    """n, found by the rules, found by rules + model, clean, alerted by the rules, alerted by both."""
+    t = [0, 0, 0, 0, 0, 0]
+    for s in items:
+        doc = ruleset.analyze(s[field])
+        judged: set[str] = set()
+        by_rules = {h.category for h in ruleset.match(doc, judged=judged)} - {"required_phrase"}
+        by_model = model.found(doc) - judged  # as in the monitor: not where a rule's unless spoke
+        if s.get("category"):
+            t[0] += 1
+            t[1] += s["category"] in by_rules
+            t[2] += s["category"] in by_rules | by_model
+        else:
+            t[3] += 1
+            t[4] += bool(by_rules)
+            t[5] += bool(by_rules | by_model)
+    return t
+
+
+def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float | None, word_vectors: bool = True) -> None:
     print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
-    totals = {f: [0, 0, 0, 0, 0, 0] for f in FIELDS}  # n, rules hit, both hit, clean, rules false, both false
+    # Per field, and the ordinary talk's agent and customer lines apart (all clean)
+    totals = {k: [0, 0, 0, 0, 0, 0] for k in (*FIELDS, "agent talk", "customer talk")}
+
+    def add(key: str, t: list[int]) -> None:
+        totals[key] = [a + b for a, b in zip(totals[key], t, strict=True)]
+
     for name in sets:
-        model = Classifier(fit(ruleset, [s for k, v in sets.items() if k != name for s in v], threshold))
+        model = Classifier(fit(ruleset, [s for k, v in sets.items() if k != name for s in v], threshold, word_vectors))
+        if name.startswith("talk_"):
+            for who in ("agent", "customer"):
+                t = _count(ruleset, model, [s for s in sets[name] if s.get("speaker") == who], "text")
+                add(f"{who} talk", t)
+                print(f"{name:<24}{who[:5]:<6}{'':>4}{'':>8}{'':>8}{t[3]:>7}{t[4]:>7}{t[5]:>8}", flush=True)
+            continue
         for field in FIELDS:
             items = [s for s in sets[name] if s.get(field)]
             if not items:
                 continue
-            t = [0, 0, 0, 0, 0, 0]
-            for s in items:
-                doc = ruleset.analyze(s[field])
-                judged: set[str] = set()
-                by_rules = {h.category for h in ruleset.match(doc, judged=judged)} - {"required_phrase"}
-                by_model = model.found(doc) - judged  # as in the monitor: not where a rule's unless spoke
-                if s.get("category"):
-                    t[0] += 1
-                    t[1] += s["category"] in by_rules
-                    t[2] += s["category"] in by_rules | by_model
-                else:
-                    t[3] += 1
-                    t[4] += bool(by_rules)
-                    t[5] += bool(by_rules | by_model)
-            totals[field] = [a + b for a, b in zip(totals[field], t, strict=True)]
+            t = _count(ruleset, model, items, field)
+            add(field, t)
             print(
                 f"{name:<24}{field:<6}{t[0]:>4}{t[1] / t[0]:>8.2f}{t[2] / t[0]:>8.2f}{t[3]:>7}{t[4]:>7}{t[5]:>8}",
                 flush=True,
             )
     print()
-    for field, t in totals.items():
+    for key, t in totals.items():
         if t[0]:
             print(
-                f"all sets, {field}: recall {t[1] / t[0]:.3f} rules alone, {t[2] / t[0]:.3f} with the model; "
+                f"all sets, {key}: recall {t[1] / t[0]:.3f} rules alone, {t[2] / t[0]:.3f} with the model; "
                 f"clean lines with an alert {t[4]} and {t[5]} of {t[3]} "
+                f"({18 * t[4] / t[3]:.2f} and {18 * t[5] / t[3]:.2f} per 18)"
+            )
+        elif t[3]:
+            print(
+                f"ordinary {key}: lines with an alert {t[4]} rules alone, {t[5]} with the model, of {t[3]} "
                 f"({18 * t[4] / t[3]:.2f} and {18 * t[5] / t[3]:.2f} per 18)"
             )
 
@@ -116,6 +157,9 @@ def main() -> int:
     ap.add_argument(
         "--threshold", type=float, help="probability every category needs (default: per category, THRESHOLDS)"
     )
+    ap.add_argument(
+        "--no-vectors", action="store_true", help="lemma features only, without word vectors (the baseline)"
+    )
     ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
     ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
     args = ap.parse_args()
@@ -126,7 +170,7 @@ def main() -> int:
         return 2
     sets = dev_sets()
     if args.holdout or args.only_holdout:
-        holdout(ruleset, sets, args.threshold)
+        holdout(ruleset, sets, args.threshold, not args.no_vectors)
     if args.only_holdout:
         return 0
     t = time.perf_counter()
@@ -134,7 +178,7 @@ def main() -> int:
     if unknown:
         ap.error(f"no such dev set: {', '.join(sorted(unknown))}")
     sets = {k: v for k, v in sets.items() if k not in args.leave_out}
-    model = fit(ruleset, [s for v in sets.values() for s in v], args.threshold)
+    model = fit(ruleset, [s for v in sets.values() for s in v], args.threshold, not args.no_vectors)
     model["trained_on"] = {k: v for k, v in data_digests().items() if k in sets}
     save(model, args.output)
     print(

@@ -7,6 +7,7 @@ import json
 
 import yaml
 
+from monitor import vectors
 from monitor.learned import Classifier, train, training_lines
 from monitor.rules import RuleSet
 
@@ -23,7 +24,10 @@ def sentences(name: str) -> list[dict]:
 
 def test_the_shipped_model_is_trained_on_the_dev_sets_as_they_are():
     model = json.loads(MODEL.read_text(encoding="utf-8"))
-    now = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DATA.glob("dev_sentences*.yaml"))}
+    now = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted([*DATA.glob("dev_sentences*.yaml"), *DATA.glob("talk_*.yaml")])
+    }
     assert model["trained_on"] == now, "dev sets changed: retrain with scripts/train_model.py"
 
 
@@ -35,7 +39,7 @@ def test_the_model_finds_what_the_rules_miss_on_sets_nobody_wrote_rules_for(writ
         s for p in sorted(DATA.glob("dev_sentences*.yaml")) if p.name not in HELD_OUT for s in sentences(p.name)
     ]
     lines = training_lines(train_on, rules)
-    model = Classifier(train([rules.analyze(t) for t, _ in lines], [c for _, c in lines]))
+    model = Classifier(train([rules.analyze(t) for t, _ in lines], [c for _, c in lines], vectors=vectors.load()))
     caught_rules = caught_both = total = false_rules = false_both = 0
     for name in HELD_OUT:
         for s in sentences(name):
@@ -108,6 +112,29 @@ def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, wr
     assert ids("駅の反対側に日本一長い商店街がございます") == []  # the unless let it go: so does the model
     assert ids("「日本一のサービス」という宣伝をする業者にはお気をつけください") == []  # a quoted mention
     assert Classifier(model).found(analyzer.analyze("駅の反対側に日本一長い商店街がございます")) == {"misleading"}
+
+
+def test_word_vectors_carry_a_word_to_ones_of_like_meaning(analyzer):
+    # Trained on 馬鹿 alone, the model with word vectors knows 阿呆 (a word it never saw) is abusive;
+    # without them it can only go by the words around it.
+    lines = [
+        ("お前は本当に馬鹿だな", "abusive"),
+        ("そんな馬鹿な話があるか", "abusive"),
+        ("馬鹿は黙って聞いとけ", "abusive"),
+        ("本日はお電話ありがとうございます", None),
+        ("担当の者からご連絡いたしますのでお待ちください", None),
+        ("ご住所の変更を承りました", None),
+        ("お手続きは以上で完了です", None),
+    ]
+    docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
+    plain = Classifier(train(docs, labels, min_count=1))
+    read = Classifier(train(docs, labels, min_count=1, vectors=vectors.load()))
+    unseen = analyzer.analyze("あの阿呆には困ったものです")
+    assert plain.scores(unseen)["abusive"] < 0.5 < 0.9 < read.scores(unseen)["abusive"]
+    assert read.scores(analyzer.analyze("書類を郵送いたします"))["abusive"] < 0.1
+    # and its evidence is the word, not the line
+    start, end = read.find(unseen, "abusive")[0]
+    assert "阿呆" in unseen.norm[start:end]
 
 
 def test_a_clean_line_is_left_alone(shipped):
