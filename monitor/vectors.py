@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import struct
 import threading
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ class WordVectors:
             if hashlib.sha256(blob).hexdigest() != want:
                 raise RuntimeError(f"word vectors damaged or of another version ({path}); {INSTALL}")
             blobs[name] = blob
-        table = np.load(directory / "vectors", allow_pickle=False)
+        table = np.load(io.BytesIO(blobs["vectors"]), allow_pickle=False)  # the bytes just checked
         if table.ndim != 2 or table.shape[1] != DIM:
             raise RuntimeError(f"word vectors of shape {table.shape}, want (n, {DIM}); {INSTALL}")
         norms = np.linalg.norm(table, axis=1, keepdims=True)
