@@ -23,8 +23,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from . import vectors as word_vectors
 from .text import Doc
-from .vectors import PACKAGE as VECTORS_PACKAGE
 from .vectors import WordVectors
 
 FORMAT = "speech-monitor learned classifier 1"
@@ -73,8 +75,6 @@ def train(
         vectors: word vectors whose line mean joins the features, scaled by `vector_scale` (the
             lemma features of a line together weigh 1).
     """
-    import numpy as np
-
     cats = sorted({c for c in labels if c}) + [CLEAN]
     feats = [set(features(d)) for d in docs]
     counts: dict[str, int] = {}
@@ -114,7 +114,7 @@ def train(
     }
     if vectors is not None:
         model["vectors"] = {
-            "package": VECTORS_PACKAGE,
+            "package": word_vectors.PACKAGE,
             "scale": vector_scale,
             "center": [round(float(v), 6) for v in center],
             "weights": [[round(float(v), 5) for v in row] for row in w[len(vocab) :]],
@@ -137,15 +137,11 @@ class Classifier:
         self.vectors: WordVectors | None = None
         self._dense = None
         if model.get("vectors"):
-            import numpy as np
-
-            from . import vectors
-
-            if model["vectors"]["package"] != VECTORS_PACKAGE:
+            if model["vectors"]["package"] != word_vectors.PACKAGE:
                 raise ValueError(
-                    f"model wants word vectors {model['vectors']['package']}, this version reads {VECTORS_PACKAGE}"
+                    f"model wants word vectors {model['vectors']['package']}, this version reads {word_vectors.PACKAGE}"
                 )
-            self.vectors = vectors.load()
+            self.vectors = word_vectors.load()
             self._dense = np.asarray(model["vectors"]["weights"], dtype=np.float32) * float(model["vectors"]["scale"])
             self._center = np.asarray(model["vectors"]["center"], dtype=np.float32)
         # The last line read: its features, its (word index, vector row) pairs, its scores
