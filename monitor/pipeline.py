@@ -105,8 +105,8 @@ class CallMonitor:
         found += other
         for h, at, until, heard_as in found:
             # One slip, however the sentence grows after it; a learned model's evidence words move
-            # as the sentence grows, so it alerts once a sentence.
-            key = (h.rule_id, -1 if h.rule_id in learned else at)
+            # as the sentence grows, so it alerts once a sentence (keyed by where the sentence starts).
+            key = (h.rule_id, -1 - cut if h.rule_id in learned else at)
             if key in self.alerted:
                 continue
             self.alerted.add(key)

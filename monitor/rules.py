@@ -1331,7 +1331,7 @@ class RuleSet:
         # message names the very words, and one line should not alert twice for one thing. Nor
         # where a rule of its category found its words and its `unless` (or the quotes) judged
         # them harmless: 日本一長い商店街, 「絶対に儲かる」なんて話, お約束できません.
-        found = {h.category for h in hits} | vetoed
+        found = {h.category for h in hits if h.end > at} | vetoed  # (in the sentence the model reads)
         for rule, mp in self._models:
             if rule.category not in found:
                 spans = [(s, e, ()) for s, e in mp.find(tail)]
