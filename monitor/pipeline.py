@@ -21,7 +21,6 @@ from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
 _CAUGHT_UP = 0.25  # seconds of audio waiting below which the live loop has time for a second look
 _CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
-_SENTENCE_END = re.compile(r"[。？！?!]")
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
@@ -36,6 +35,7 @@ class MonitorOptions:
     cooldown: float = 0.0  # seconds before the same rule may alert again (0: every slip)
     required: bool = True  # check the packs' required phrases
     alternatives: bool = True  # also read the decoder's other hypotheses (Segment.alternatives)
+    utterance_gap: float = 0.8  # seconds between two words that end an utterance (what a learned model reads)
 
 
 class CallMonitor:
@@ -89,11 +89,14 @@ class CallMonitor:
         joined = self._joined()
         offset = len(joined.text) - len(seg.text)
         doc = self.ruleset.analyze(joined.text)
-        # The learned model reads the sentence this segment ends, not the whole context.
-        cut = 0
+        # The learned model reads each utterance this segment ends, not the whole context.
+        pieces = [(0, len(joined.text))]
         if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
-            cut = max((m.end() for m in _SENTENCE_END.finditer(joined.text, 0, offset)), default=0)
-        hits = self.ruleset.match(doc, (cut, self.ruleset.analyze(joined.text[cut:])) if cut else None)
+            pieces = _utterances(joined, offset, self.options.utterance_gap)
+        whole = (0, len(joined.text))
+        hits = self.ruleset.match(
+            doc, [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in pieces]
+        )
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
         now = self._now(seg.end)
@@ -105,8 +108,8 @@ class CallMonitor:
         found += other
         for h, at, until, heard_as in found:
             # One slip, however the sentence grows after it; a learned model's evidence words move
-            # as the sentence grows, so it alerts once a sentence (keyed by where the sentence starts).
-            key = (h.rule_id, -1 - cut if h.rule_id in learned else at)
+            # as the utterance grows, so it alerts once an utterance (keyed by where it starts).
+            key = (h.rule_id, -1 - max(a for a, _ in pieces if a <= h.start) if h.rule_id in learned else at)
             if key in self.alerted:
                 continue
             self.alerted.add(key)
@@ -249,6 +252,22 @@ class CallMonitor:
             )
         )
         return events
+
+
+def _utterances(joined: Segment, offset: int, gap: float) -> list[tuple[int, int]]:
+    """What a learned model reads when a segment is committed at `offset` of the sentence so far:
+    the text of each utterance that reaches into the segment, (start, end) in `joined.text`. An
+    utterance ends where the speaker paused `gap` seconds or more between two words (a 。 does not
+    end it: 母子家庭です。と、どうしても… is one thought; Whisper writes 。 where the speaker breathed
+    and leaves it out between two sentences said 1 s apart)."""
+    text, pauses, pos = joined.text, [], 0
+    for i, w in enumerate(joined.words):
+        if i and w.start - joined.words[i - 1].end >= gap and 0 < pos < len(text):
+            pauses.append(pos)
+        pos += len(w.text)
+    start = max((p for p in pauses if p <= offset), default=0)
+    cuts = [start, *(p for p in pauses if p > start), len(text)]
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 # --------------------------------------------------------------------------- replay

@@ -1270,16 +1270,17 @@ class RuleSet:
     def match(
         self,
         text_or_doc: str | Doc,
-        learned_on: tuple[int, Doc] | None = None,
+        learned_on: Sequence[tuple[int, Doc]] | None = None,
         judged: set[str] | None = None,
     ) -> list[Hit]:
         """Every line-level rule's hits in one line, in order of position.
 
-        `learned_on` = (offset, doc of the line's text from that offset on): what a learned model
-        reads instead of the whole line (the last sentence of a longer context; its evidence is
-        diluted by the sentences before it). Its hits are shifted back into the line. `judged`, when
-        given, receives the categories whose rules found words there and let them go (an `unless`
-        or a quoted mention): a learned model of those categories stays quiet on the line."""
+        `learned_on` = [(offset, doc of a piece of the line's text from that offset on), ...]: what a
+        learned model reads instead of the whole line (the last sentences of a longer context, one
+        by one; its evidence is diluted by the sentences around it). Its hits are shifted back into
+        the line. `judged`, when given, receives the categories whose rules found words there and
+        let them go (an `unless` or a quoted mention): a learned model of those categories stays
+        quiet on the line (on that piece)."""
         doc = self.analyzer.analyze(text_or_doc) if isinstance(text_or_doc, str) else text_or_doc
         raw: dict[int, tuple[Rule, list[tuple[int, int, tuple[tuple[int, int], ...]]]]] = {}
 
@@ -1317,25 +1318,28 @@ class RuleSet:
             finder = PiiFinder(doc)
             for rule, pp in self._pii:
                 add(rule, pp.find_masked(finder))
-        at, tail = learned_on or (0, doc)
+        pieces = learned_on or [(0, doc)]
         hits: list[Hit] = []
-        vetoed: set[str] = set()
+        cancelled: list[tuple[str, int]] = []  # (category, where a rule's unless let its words go)
         for rule, spans in raw.values():
-            cancelled: list[int] = []
-            hits.extend(rule.hits(doc, spans, cancelled))
-            if any(start >= at for start in cancelled):
-                vetoed.add(rule.category)
+            starts: list[int] = []
+            hits.extend(rule.hits(doc, spans, starts))
+            cancelled += [(rule.category, s) for s in starts]
         if judged is not None:
-            judged |= vetoed
+            judged |= {c for c, s in cancelled if s >= pieces[0][0]}
         # A learned classifier speaks only where no written rule of its category did: a rule's
         # message names the very words, and one line should not alert twice for one thing. Nor
         # where a rule of its category found its words and its `unless` (or the quotes) judged
-        # them harmless: 日本一長い商店街, 「絶対に儲かる」なんて話, お約束できません.
-        found = {h.category for h in hits if h.end > at} | vetoed  # (in the sentence the model reads)
-        for rule, mp in self._models:
-            if rule.category not in found:
-                spans = [(s, e, ()) for s, e in mp.find(tail)]
-                hits.extend(replace(h, start=h.start + at, end=h.end + at) for h in rule.hits(tail, spans))
+        # them harmless: 日本一長い商店街, 「絶対に儲かる」なんて話, お約束できません. (In the piece
+        # the model reads: a rule's hit two sentences back does not silence the next sentence.)
+        for at, tail in pieces if self._models else ():
+            until = at + len(tail.text)
+            found = {h.category for h in hits if h.end > at and h.start < until}
+            found |= {c for c, s in cancelled if at <= s < until}
+            for rule, mp in self._models:
+                if rule.category not in found:
+                    spans = [(s, e, ()) for s, e in mp.find(tail)]
+                    hits.extend(replace(h, start=h.start + at, end=h.end + at) for h in rule.hits(tail, spans))
         hits.sort(key=lambda h: (h.start, -SEVERITY_RANK[h.severity], h.rule_id))
         return hits
 

@@ -71,10 +71,10 @@ def test_the_model_speaks_only_where_no_rule_of_its_category_did(shipped):
     assert hits[0].matched and hits[0].matched in text and hits[0].message.startswith("（学習モデル）")
 
 
-def test_each_sentence_of_a_call_is_read_on_its_own(shipped):
-    # Sentences said one after another share a context (the rules see a phrase split over two
-    # segments), but the model alerts once a sentence, not once a context, and a rule's hit in the
-    # sentence before does not silence it (both lost most of its alerts in replay: 0.52 -> 0.68).
+def test_each_utterance_of_a_call_is_read_on_its_own(shipped):
+    # Utterances said a second apart share a context (the rules see a phrase split over two
+    # segments), but the model alerts once an utterance, not once a context, and a rule's hit in
+    # the one before does not silence it (both lost most of its alerts in replay: 0.52 -> 0.68).
     from monitor.events import Segment
     from monitor.pipeline import CallMonitor, MonitorOptions
 
@@ -93,7 +93,7 @@ def test_each_sentence_of_a_call_is_read_on_its_own(shipped):
             for e in monitor.segment(Segment(text, t, end))
             if e["type"] == "alert"
         ]
-        t = end + 0.8  # less than the context gap: one context
+        t = end + 1.0  # less than the context gap: one context
     assert len(monitor.context) == 4
     assert [r for r, _ in alerts] == [
         "abusive.belittle.iikagen",
@@ -103,6 +103,35 @@ def test_each_sentence_of_a_call_is_read_on_its_own(shipped):
         "learned.discrimination",
     ]
     assert all(inside for _, inside in alerts), alerts  # each placed in its own sentence
+
+
+def test_the_model_reads_an_utterance_whole_and_each_utterance_apart(shipped):
+    # Whisper writes 。 where the speaker breathed and leaves it out between two sentences said a
+    # second apart: the model reads what was said without a pause (0.8 s) as one utterance.
+    from monitor.events import Segment, Word
+    from monitor.pipeline import CallMonitor, MonitorOptions, _utterances
+
+    def spoken(*utterances: str, t: float = 0.0, pause: float = 1.2) -> Segment:
+        words = []
+        for text in utterances:
+            words += [Word(ch, t + i * 0.1, t + (i + 1) * 0.1) for i, ch in enumerate(text)]
+            t = words[-1].end + pause
+        return Segment("".join(utterances), words[0].start, words[-1].end, "agent", tuple(words))
+
+    one = spoken("母子家庭です。と、どうしても返済が滞りがちですから。")
+    assert _utterances(one, 0, 0.8) == [(0, len(one.text))]
+    a, b = (
+        "お客様、失礼ですが、頭は大丈夫ですか、さっき申し上げたばかりですよね",
+        "外国人のお客様はとにかくクレームが多いので",
+    )
+    two = spoken(a, b)
+    assert _utterances(two, 0, 0.8) == [(0, len(a)), (len(a), len(a + b))]
+    assert _utterances(two, len(a) + 3, 0.8) == [(len(a), len(a + b))]  # (not one that ended before)
+
+    monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False))
+    alerts = [e for e in monitor.segment(two) if e["type"] == "alert"]
+    assert [e["rule_id"] for e in alerts] == ["learned.abusive", "learned.discrimination"]
+    assert alerts[0]["audio_end"] <= two.words[len(a) - 1].end < alerts[1]["audio_start"]
 
 
 def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, write_pack, analyzer):
