@@ -139,7 +139,8 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
     console = _console()
     for line in _input_lines(args.text):
         doc = ruleset.analyze(line)
-        hits = ruleset.match(doc)
+        overruled: list = []
+        hits = ruleset.match(doc, overruled=overruled)
         shown = Text(line)
         for h in sorted(hits, key=lambda h: h.severity != "critical"):
             shown.stylize(f"reverse {SEVERITY_STYLE[h.severity]}", h.start, h.end)
@@ -153,6 +154,11 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
             tokens.add_row(t.surface, t.lemma, t.reading, f"{t.pos}/{t.pos2}", t.cform)
         console.print(tokens)
         console.print(Text(f"folded reading: {doc.reading}", style="dim"))
+        for h in overruled:
+            console.print(
+                f"[dim]overruled:[/] {h.rule_id} «{h.matched}» — the learned model reads the line as clean"
+                f" (its rule for {h.category} names pack {h.pack} in `overrules`)"
+            )
         if not hits:
             console.print("[green]no hits[/]\n")
             continue

@@ -63,6 +63,7 @@ def train(
     vectors: WordVectors | None = None,
     vector_scale: float = VECTOR_SCALE,
     vector_center: bool = True,
+    overrule: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
 
@@ -74,6 +75,9 @@ def train(
             violations, such as misleading's honest risk disclosures, needs more).
         vectors: word vectors whose line mean joins the features, scaled by `vector_scale` (the
             lemma features of a line together weigh 1).
+        overrule: {"clean": p, "below": q}: a written rule that a pack's `overrules` names gives
+            way on a line the model reads as clean with p or more and as the rule's category with
+            less than q (`Classifier.clears`); None: never.
     """
     cats = sorted({c for c in labels if c}) + [CLEAN]
     feats = [set(features(d)) for d in docs]
@@ -112,6 +116,8 @@ def train(
         "thresholds": {c: float(v) for c, v in sorted((thresholds or {}).items())},
         "weights": weights,
     }
+    if overrule:
+        model["overrule"] = {k: float(overrule[k]) for k in ("clean", "below")}
     if vectors is not None:
         model["vectors"] = {
             "package": word_vectors.PACKAGE,
@@ -134,6 +140,7 @@ class Classifier:
         own = model.get("thresholds") or {}
         self.thresholds = {c: float(own.get(c, self.threshold)) for c in self.categories}
         self.weights: dict[str, list[float]] = model["weights"]
+        self.overrule: dict[str, float] | None = model.get("overrule")
         self.vectors: WordVectors | None = None
         self._dense = None
         if model.get("vectors"):
@@ -179,6 +186,14 @@ class Classifier:
         e = [math.exp(v - top) for v in z]
         total = sum(e)
         return {c: v / total for c, v in zip(self.categories, e, strict=True)}
+
+    def clears(self, doc: Doc, category: str) -> bool:
+        """Whether the model reads the line as clean surely enough to overrule a written rule of
+        `category` there (the model's `overrule`; lines of `MIN_WORDS` words or more)."""
+        if not self.overrule or category not in self.categories or len(doc.words) < MIN_WORDS:
+            return False
+        scores = self._read(doc)[2]
+        return scores[CLEAN] >= self.overrule["clean"] and scores[category] < self.overrule["below"]
 
     def found(self, doc: Doc) -> set[str]:
         """The categories the line is likely enough to be (what `find` would answer for)."""

@@ -61,6 +61,7 @@ class CallMonitor:
         self.required = RequiredPhrases(ruleset.required_rules if self.options.required else [], ruleset.analyzer)
         self.context: list[Segment] = []
         self.alerted: set[tuple[str, int]] = set()
+        self.overruled: set[tuple[str, int]] = set()
         self.last_alert_at: dict[str, float] = {}
         self.alerts: list[Alert] = []
         self.segments = 0
@@ -85,6 +86,7 @@ class CallMonitor:
         ):
             self.context = []
             self.alerted = set()
+            self.overruled = set()
         self.context.append(seg)
         joined = self._joined()
         offset = len(joined.text) - len(seg.text)
@@ -94,9 +96,15 @@ class CallMonitor:
         if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
             pieces = _utterances(joined, offset, self.options.utterance_gap)
         whole = (0, len(joined.text))
+        overruled: list[Hit] = []
         hits = self.ruleset.match(
-            doc, [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in pieces]
+            doc,
+            [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in pieces],
+            overruled=overruled,
         )
+        # A hit the model overruled stays overruled once its utterance is over (the pieces of a
+        # later segment no longer hold it, and the rules still see it in the context).
+        self.overruled |= {(h.rule_id, h.start) for h in overruled}
         masked = self._masked(seg.text, offset, hits)
         events = [self._segment_event(seg, masked)]
         now = self._now(seg.end)
@@ -110,7 +118,7 @@ class CallMonitor:
             # One slip, however the sentence grows after it; a learned model's evidence words move
             # as the utterance grows, so it alerts once an utterance (keyed by where it starts).
             key = (h.rule_id, -1 - max(a for a, _ in pieces if a <= h.start) if h.rule_id in learned else at)
-            if key in self.alerted:
+            if key in self.alerted or ((h.rule_id, at) in self.overruled and at < pieces[0][0]):
                 continue
             self.alerted.add(key)
             alert = self._emit(h, joined, at, until, heard_as, now)

@@ -669,6 +669,7 @@ class Rule:
     regexes: list[RegexPattern]
     pii: PiiPattern | None
     model: ModelPattern | None
+    overrules: tuple[str, ...]  # packs whose rules of its category give way where its model reads clean
     unless: list[Any]  # TokenPattern | ReadingPattern | RegexPattern
     unless_window: int
     required_within: float | None  # seconds; inf = before the call ends
@@ -784,6 +785,7 @@ _RULE_FIELDS = {
     "regex": (str, list, dict),
     "pii": str,
     "model": str,
+    "overrules": (str, list),
     "unless": dict,
     "required": dict,
     "examples": dict,
@@ -949,6 +951,15 @@ class _PackCompiler:
                 model = ModelPattern(rd["model"], Path(self.path).parent / rd["model"], merged["category"])
             except _PatternSyntaxError as e:
                 self.problem(_line(rd, "model", line), f"{what}: {e}")
+        overrules: tuple[str, ...] = ()
+        if "overrules" in rd:
+            packs = rd["overrules"] if isinstance(rd["overrules"], list) else [rd["overrules"]]
+            if "model" not in rd:
+                self.problem(_line(rd, "overrules", line), f"{what}: only a 'model' rule overrules other rules")
+            elif not packs or not all(isinstance(p, str) and p.strip() for p in packs):
+                self.problem(_line(rd, "overrules", line), f"{what}: 'overrules' must name packs by their id")
+            else:
+                overrules = tuple(p.strip() for p in packs)
         if not (tokens or readings or regexes or pii or model) and not any(
             k in rd for k in ("tokens", "reading", "regex", "pii", "model")
         ):
@@ -1027,6 +1038,7 @@ class _PackCompiler:
             regexes=regexes,
             pii=pii,
             model=model,
+            overrules=overrules,
             unless=unless,
             unless_window=window,
             required_within=required_within,
@@ -1272,6 +1284,7 @@ class RuleSet:
         text_or_doc: str | Doc,
         learned_on: Sequence[tuple[int, Doc]] | None = None,
         judged: set[str] | None = None,
+        overruled: list[Hit] | None = None,
     ) -> list[Hit]:
         """Every line-level rule's hits in one line, in order of position.
 
@@ -1280,7 +1293,8 @@ class RuleSet:
         by one; its evidence is diluted by the sentences around it). Its hits are shifted back into
         the line. `judged`, when given, receives the categories whose rules found words there and
         let them go (an `unless` or a quoted mention): a learned model of those categories stays
-        quiet on the line (on that piece)."""
+        quiet on the line (on that piece). `overruled`, when given, receives the written rules' hits
+        a learned model's rule overrules (its `overrules`): in a piece the model reads as clean."""
         doc = self.analyzer.analyze(text_or_doc) if isinstance(text_or_doc, str) else text_or_doc
         raw: dict[int, tuple[Rule, list[tuple[int, int, tuple[tuple[int, int], ...]]]]] = {}
 
@@ -1334,6 +1348,18 @@ class RuleSet:
         # the model reads: a rule's hit two sentences back does not silence the next sentence.)
         for at, tail in pieces if self._models else ():
             until = at + len(tail.text)
+            # Where a written rule of a pack it names fired on words the model reads as clean
+            # (元本保証の商品をご希望でしたら: a product named, not promised), that rule gives way.
+            for rule, mp in self._models:
+                if rule.overrules and mp.classifier.clears(tail, rule.category):
+                    gone = [
+                        h
+                        for h in hits
+                        if h.category == rule.category and h.pack in rule.overrules and at <= h.start < until
+                    ]
+                    hits = [h for h in hits if not any(h is g for g in gone)]
+                    if overruled is not None:
+                        overruled += gone
             found = {h.category for h in hits if h.end > at and h.start < until}
             found |= {c for c, s in cancelled if at <= s < until}
             for rule, mp in self._models:

@@ -12,6 +12,7 @@ is left out, the model is trained on the others and the set is scored, by the wr
 transcript; a talk file left out counts its agent and its customer lines with an alert.
 
     .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold P] [--no-vectors]
+        [--no-overrule]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
@@ -45,6 +46,13 @@ FIELDS = ("text", "asr")  # what holdout scores
 # replayed as the agent's channel, as an insult (test_replay).
 THRESHOLD = 0.65
 THRESHOLDS = {"discrimination": 0.7, "abusive": 0.6, "misleading": 0.7, "pii": 0.85}
+# Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
+# line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
+# unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
+# (transcripts 1.29 -> 1.12) for 0.871 -> 0.870 recall; 0.05 / 0.2 below: 1.00 / 0.80 per 18. On the
+# sets the rules were written for (A, B, each left out of the model) it costs 0.09 of their recall:
+# rules that learned one sentence by heart, which the model has not seen.
+OVERRULE = {"clean": 0.8, "below": 0.1}
 
 
 TALK = "talk_*.yaml"  # ordinary call-centre talk, every line clean (agent and customer lines)
@@ -78,7 +86,9 @@ def own_examples() -> list[tuple[str, None]]:
     return [(t, None) for r in pack["rules"] for t in r.get("examples", {}).get("no_match", [])]
 
 
-def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None, word_vectors: bool = True) -> dict:
+def fit(
+    ruleset: RuleSet, sentences: list[dict], threshold: float | None, word_vectors: bool = True, overrule: bool = True
+) -> dict:
     """Train on these sentences; `threshold` for every category, or None for THRESHOLDS."""
     lines = training_lines(sentences, ruleset) + own_examples()
     return train(
@@ -87,29 +97,53 @@ def fit(ruleset: RuleSet, sentences: list[dict], threshold: float | None, word_v
         threshold=THRESHOLD if threshold is None else threshold,
         thresholds=THRESHOLDS if threshold is None else None,
         vectors=vectors.load() if word_vectors else None,
+        overrule=OVERRULE if overrule else None,
     )
+
+
+def overrules() -> dict[str, set[str]]:
+    """Per category, the packs whose rules the learned pack's rule of that category overrules."""
+    pack = yaml.safe_load((ROOT / "rules" / "ja-learned.yaml").read_text(encoding="utf-8"))
+    out: dict[str, set[str]] = {}
+    for r in pack["rules"]:
+        names = r.get("overrules", [])
+        out.setdefault(r["category"], set()).update([names] if isinstance(names, str) else names)
+    return out
 
 
 def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -> list[int]:
     """n, found by the rules, found by rules + model, clean, alerted by the rules, alerted by both."""
     t = [0, 0, 0, 0, 0, 0]
+    overruled = overrules()
     for s in items:
         doc = ruleset.analyze(s[field])
         judged: set[str] = set()
-        by_rules = {h.category for h in ruleset.match(doc, judged=judged)} - {"required_phrase"}
-        by_model = model.found(doc) - judged  # as in the monitor: not where a rule's unless spoke
+        hits = [h for h in ruleset.match(doc, judged=judged) if h.category != "required_phrase"]
+        by_rules = {h.category for h in hits}
+        # as in the monitor: the model overrules the rules of the packs its pack names, and is
+        # quiet where a rule's unless spoke
+        kept = {
+            h.category for h in hits if not (h.pack in overruled.get(h.category, ()) and model.clears(doc, h.category))
+        }
+        by_both = kept | model.found(doc) - judged
         if s.get("category"):
             t[0] += 1
             t[1] += s["category"] in by_rules
-            t[2] += s["category"] in by_rules | by_model
+            t[2] += s["category"] in by_both
         else:
             t[3] += 1
             t[4] += bool(by_rules)
-            t[5] += bool(by_rules | by_model)
+            t[5] += bool(by_both)
     return t
 
 
-def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float | None, word_vectors: bool = True) -> None:
+def holdout(
+    ruleset: RuleSet,
+    sets: dict[str, list[dict]],
+    threshold: float | None,
+    word_vectors: bool = True,
+    overrule: bool = True,
+) -> None:
     print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
     # Per field, and the ordinary talk's agent and customer lines apart (all clean)
     totals = {k: [0, 0, 0, 0, 0, 0] for k in (*FIELDS, "agent talk", "customer talk")}
@@ -118,7 +152,8 @@ def holdout(ruleset: RuleSet, sets: dict[str, list[dict]], threshold: float | No
         totals[key] = [a + b for a, b in zip(totals[key], t, strict=True)]
 
     for name in sets:
-        model = Classifier(fit(ruleset, [s for k, v in sets.items() if k != name for s in v], threshold, word_vectors))
+        train_on = [s for k, v in sets.items() if k != name for s in v]
+        model = Classifier(fit(ruleset, train_on, threshold, word_vectors, overrule))
         if name.startswith("talk_"):
             for who in ("agent", "customer"):
                 t = _count(ruleset, model, [s for s in sets[name] if s.get("speaker") == who], "text")
@@ -160,6 +195,9 @@ def main() -> int:
     ap.add_argument(
         "--no-vectors", action="store_true", help="lemma features only, without word vectors (the baseline)"
     )
+    ap.add_argument(
+        "--no-overrule", action="store_true", help="the model never overrules a written rule (the baseline)"
+    )
     ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
     ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
     args = ap.parse_args()
@@ -170,7 +208,7 @@ def main() -> int:
         return 2
     sets = dev_sets()
     if args.holdout or args.only_holdout:
-        holdout(ruleset, sets, args.threshold, not args.no_vectors)
+        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule)
     if args.only_holdout:
         return 0
     t = time.perf_counter()
@@ -178,7 +216,9 @@ def main() -> int:
     if unknown:
         ap.error(f"no such dev set: {', '.join(sorted(unknown))}")
     sets = {k: v for k, v in sets.items() if k not in args.leave_out}
-    model = fit(ruleset, [s for v in sets.values() for s in v], args.threshold, not args.no_vectors)
+    model = fit(
+        ruleset, [s for v in sets.values() for s in v], args.threshold, not args.no_vectors, not args.no_overrule
+    )
     model["trained_on"] = {k: v for k, v in data_digests().items() if k in sets}
     save(model, args.output)
     print(

@@ -96,6 +96,10 @@ def test_explain_and_list(capsys):
     assert main(["rules", "explain", "絶対に儲かりますよ"]) == 0
     out = capsys.readouterr().out
     assert "儲かる" in out and "misleading" in out
+    # A rule the learned model overrules is shown as such, not silently gone.
+    assert main(["rules", "explain", "元本保証の商品をご希望でしたら、こちらの定期預金か個人向け国債がございます"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "overruled: misleading.principal-guarantee «元本保証»" in out and "no hits" in out
     assert main(["rules", "list", "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert {r["pack"] for r in rows} >= {"ja-pii", "ja-required"}

@@ -134,6 +134,30 @@ def test_the_model_reads_an_utterance_whole_and_each_utterance_apart(shipped):
     assert alerts[0]["audio_end"] <= two.words[len(a) - 1].end < alerts[1]["audio_start"]
 
 
+def test_the_model_overrules_a_written_rule_where_it_reads_the_utterance_as_clean(shipped, written):
+    # ja-learned's rules name the packs they overrule (not pii): a product named, not promised.
+    named = "元本保証の商品をご希望でしたら、こちらの定期預金か個人向け国債がございます。"
+    assert [h.rule_id for h in written.match(named)] == ["misleading.principal-guarantee"]
+    overruled = []
+    assert shipped.match(named, overruled=overruled) == []
+    assert [h.rule_id for h in overruled] == ["misleading.principal-guarantee"]
+    promised = "この商品は元本保証ですので、絶対に損はいたしません"
+    assert "misleading.principal-guarantee" in [h.rule_id for h in shipped.match(promised)]
+    card = "カード番号は4980 2163 9417 3080ですね、ご本人様確認ありがとうございます"
+    assert "pii" in {h.category for h in shipped.match(card)}
+
+    # In a call it stays overruled when the next utterance comes (the rules still see it in the
+    # context, which the model no longer reads).
+    from monitor.events import Segment
+    from monitor.pipeline import CallMonitor, MonitorOptions
+
+    monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False))
+    events = monitor.segment(Segment(named, 0.0, 6.0))
+    events += monitor.segment(Segment("お手続きの書類は来週中にお送りいたしますので、ご確認ください。", 7.0, 11.0))
+    assert len(monitor.context) == 2
+    assert [e for e in events if e["type"] == "alert"] == []
+
+
 def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, write_pack, analyzer):
     # A toy model that calls every line with 日本一 misleading, next to a rule that knows 日本一長い
     # (a street, not a claim) and quoted mentions: where the rule found its words and its unless (or

@@ -42,6 +42,7 @@ def test_bad_yaml_gives_its_line(write_pack, analyzer):
         ({"tokens": "'絶対 ...99 儲かる'"}, 12, "gap '...99'"),
         ({"reading": "'baka'"}, 13, "must be hiragana or katakana"),
         ({"auto_reading": "yes please"}, 13, "'auto_reading' must be true or false"),
+        ({"overrules": "ja-abusive"}, 13, "only a 'model' rule overrules other rules"),
     ],
 )
 def test_each_kind_of_mistake_is_named_at_its_line(write_pack, analyzer, fields, line, needle):
