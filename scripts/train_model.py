@@ -37,15 +37,15 @@ DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
 # The probability each category needs. Chosen on the hold-out of the 20 sets no rule was fitted to
-# (I-ZB true text, I-L transcripts) with the word vectors: misleading's traps are honest fee and risk
-# disclosures in the words of its violations (0.6 gained 0.011 recall for 5 more of the 300 ordinary
-# agent lines alerted, against 0.7); pii 0.85 keeps the learned pack's own examples (0.91, 0.94). At
-# the thresholds shipped before (0.6, 0.65, 0.9, 0.85) the same models found 0.835 of the unfitted
-# true text at 1.35 clean lines alerted per 18; at these 0.875 at 1.32 (words weighed equally then;
-# README has the shipped model's hold-out). Abusive 0.55 once read a customer's それはもうやりましたよ,
-# replayed as the agent's channel, as an insult (test_replay).
+# (I-ZB true text, I-L transcripts) with the word vectors and the overruling below, which freed room
+# for lower ones: against (0.7, 0.6, 0.7, 0.85) these found 0.885 / 0.805 of true text / transcripts
+# (0.870 / 0.771) at 0.96 / 1.29 clean lines alerted per 18 (0.84 / 1.12), the ordinary agent lines
+# alerted 0.24 per 18 either way; replaying I and J, 0.74 (0.70) with 3 (2) of 56 clean utterances
+# alerted. Misleading stays at 0.7: its traps are honest fee and risk disclosures in the words of its
+# violations (0.6 alerts 0.42 of every 18 ordinary agent lines). Abusive 0.55 once read a customer's
+# それはもうやりましたよ, replayed as the agent's channel, as an insult (test_replay).
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.7, "abusive": 0.6, "misleading": 0.7, "pii": 0.85}
+THRESHOLDS = {"discrimination": 0.6, "abusive": 0.6, "misleading": 0.7, "pii": 0.7}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
