@@ -156,7 +156,11 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
-        return _load(str(Path(path).resolve()))
+        """The model in a JSON file (read once while the file stays as it is: a retrained model is
+        read again)."""
+        path = Path(path).resolve()
+        st = path.stat()
+        return _load(str(path), st.st_mtime_ns, st.st_size)
 
     def scores(self, doc: Doc) -> dict[str, float]:
         """Probability of each category (and of "clean") for one line."""
@@ -224,7 +228,7 @@ class Classifier:
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> Classifier:
+def _load(path: str, mtime_ns: int, size: int) -> Classifier:  # (the stamp: the cache's key)
     with open(path, encoding="utf-8") as f:
         return Classifier(json.load(f))
 

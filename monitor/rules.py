@@ -637,6 +637,7 @@ class ModelPattern:
         from .learned import Classifier
 
         self.source = source
+        self.path = path
         self.category = category
         try:
             self.classifier = Classifier.load(path)
@@ -761,7 +762,7 @@ class Pack:
     source: str
     path: str
     rules: list[Rule]
-    stamp: tuple[float, int] = (0.0, 0)  # mtime, size: what reload compares
+    stamp: tuple[tuple[float, int], ...] = ()  # (mtime, size) of the file and its models: what reload compares
 
 
 _PACK_FIELDS = {
@@ -864,7 +865,7 @@ class _PackCompiler:
                 self._verify(rule)
         if self.problems:
             raise PackError(self.problems)
-        st = self.path.stat()
+        models = [r.model.path for r in rules if r.model is not None]
         return Pack(
             id=meta["id"],
             name=meta["name"],
@@ -874,7 +875,7 @@ class _PackCompiler:
             source=meta.get("source", ""),
             path=str(self.path),
             rules=rules,
-            stamp=(st.st_mtime, st.st_size),
+            stamp=_stamp(self.path, models),
         )
 
     def _check_fields(self, d: dict, allowed: dict[str, Any], what: str) -> None:
@@ -1133,6 +1134,18 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+def _stamp(path: Path, models: Iterable[Path]) -> tuple[tuple[float, int], ...]:
+    """(mtime, size) of a pack file and of the model files it asks: a retrained model is a changed pack."""
+    out = []
+    for p in (path, *models):
+        try:
+            st = p.stat()
+            out.append((st.st_mtime, st.st_size))
+        except OSError:  # (a model gone: compiling again says so)
+            out.append((-1.0, -1))
+    return tuple(out)
+
+
 def load_pack(path: str | os.PathLike[str], analyzer: Analyzer | None = None, verify: bool = True) -> Pack:
     """Compile one pack file; raises `PackError` listing every problem with file:line.
 
@@ -1219,8 +1232,8 @@ class RuleSet:
             pack = None
             prev = old.get(str(f))
             try:
-                st = f.stat()
-                if prev is not None and prev.stamp == (st.st_mtime, st.st_size):
+                models = [r.model.path for r in prev.rules if r.model is not None] if prev is not None else []
+                if prev is not None and prev.stamp == _stamp(f, models):
                     pack = prev
                 else:
                     pack = load_pack(f, analyzer, verify)

@@ -201,6 +201,47 @@ def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, wr
     assert Classifier(model).found(analyzer.analyze("駅の反対側に日本一長い商店街がございます")) == {"misleading"}
 
 
+def test_a_retrained_model_is_read_again_on_reload(tmp_path, write_pack, analyzer):
+    # Live monitoring reloads changed packs; a pack whose model file was retrained has changed too,
+    # though its YAML has not.
+    import os
+
+    lines = [
+        ("日本一のサービスをお約束いたします", "misleading"),
+        ("当店は日本一お得なプランをご用意しております", "misleading"),
+        ("こちらは日本一安い商品となっております", "misleading"),
+        ("本日はお電話ありがとうございます", None),
+        ("担当の者からご連絡いたしますのでお待ちください", None),
+        ("ご住所の変更を承りました、ありがとうございます", None),
+    ]
+    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    pack = write_pack(
+        """
+        - id: t.learned
+          category: misleading
+          severity: warning
+          message: m
+          suggestion: s
+          model: m.json
+          examples: {match: [日本一のサービスをお約束いたします, 日本一お得なプランをご用意しております], no_match: [本日はお電話ありがとうございます, ご住所の変更を承りました]}
+        """
+    )
+    ruleset, problems = RuleSet.load([pack], analyzer)
+    assert problems == []
+    line = "こちらの商品をご案内いたします"  # misleading 0.45 by this model
+    assert ruleset.match(line) == []
+    before = pack.stat()
+    path.write_text(json.dumps({**model, "threshold": 0.4}, ensure_ascii=False), encoding="utf-8")
+    os.utime(path, (1, 1))  # (a different stamp even within one mtime tick)
+    reloaded, problems = ruleset.reload()
+    assert problems == [] and pack.stat().st_mtime == before.st_mtime
+    assert [h.rule_id for h in reloaded.match(line)] == ["t.learned"]
+    again, _ = reloaded.reload()  # unchanged now: not compiled again
+    assert again.packs[0] is reloaded.packs[0]
+
+
 def test_word_vectors_carry_a_word_to_ones_of_like_meaning(analyzer):
     # Trained on 馬鹿 alone, the model with word vectors knows 阿呆 (a word it never saw) is abusive;
     # without them it can only go by the words around it.
