@@ -22,6 +22,21 @@ def sentences(name: str) -> list[dict]:
     return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["sentences"]
 
 
+def toy_model(analyzer, path) -> dict:
+    """A toy model that calls every line with 日本一 misleading (threshold 0.5), written to `path`."""
+    lines = [
+        ("日本一のサービスをお約束いたします", "misleading"),
+        ("当店は日本一お得なプランをご用意しております", "misleading"),
+        ("こちらは日本一安い商品となっております", "misleading"),
+        ("本日はお電話ありがとうございます", None),
+        ("担当の者からご連絡いたしますのでお待ちください", None),
+        ("ご住所の変更を承りました、ありがとうございます", None),
+    ]
+    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
+    path.write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    return model
+
+
 def test_the_shipped_model_is_trained_on_the_dev_sets_as_they_are():
     model = json.loads(MODEL.read_text(encoding="utf-8"))
     now = {
@@ -159,19 +174,10 @@ def test_the_model_overrules_a_written_rule_where_it_reads_the_utterance_as_clea
 
 
 def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, write_pack, analyzer):
-    # A toy model that calls every line with 日本一 misleading, next to a rule that knows 日本一長い
+    # The toy model (every line with 日本一 is misleading), next to a rule that knows 日本一長い
     # (a street, not a claim) and quoted mentions: where the rule found its words and its unless (or
     # the quotes) let them go, the model must not raise them again.
-    lines = [
-        ("日本一のサービスをお約束いたします", "misleading"),
-        ("当店は日本一お得なプランをご用意しております", "misleading"),
-        ("こちらは日本一安い商品となっております", "misleading"),
-        ("本日はお電話ありがとうございます", None),
-        ("担当の者からご連絡いたしますのでお待ちください", None),
-        ("ご住所の変更を承りました、ありがとうございます", None),
-    ]
-    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
-    (tmp_path / "m.json").write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    model = toy_model(analyzer, tmp_path / "m.json")
     pack = write_pack(
         """
         - id: t.one
@@ -202,21 +208,12 @@ def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, wr
 
 
 def test_a_retrained_model_is_read_again_on_reload(tmp_path, write_pack, analyzer):
-    # Live monitoring reloads changed packs; a pack whose model file was retrained has changed too,
-    # though its YAML has not.
+    # RuleSet.reload loads changed packs again; a pack whose model file was retrained has changed
+    # too, though its YAML has not.
     import os
 
-    lines = [
-        ("日本一のサービスをお約束いたします", "misleading"),
-        ("当店は日本一お得なプランをご用意しております", "misleading"),
-        ("こちらは日本一安い商品となっております", "misleading"),
-        ("本日はお電話ありがとうございます", None),
-        ("担当の者からご連絡いたしますのでお待ちください", None),
-        ("ご住所の変更を承りました、ありがとうございます", None),
-    ]
-    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
     path = tmp_path / "m.json"
-    path.write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    model = toy_model(analyzer, path)
     pack = write_pack(
         """
         - id: t.learned
