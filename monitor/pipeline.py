@@ -92,10 +92,10 @@ class CallMonitor:
         offset = len(joined.text) - len(seg.text)
         doc = self.ruleset.analyze(joined.text)
         # The learned model reads each utterance this segment ends, not the whole context.
-        pieces = [(0, len(joined.text))]
+        whole = (0, len(joined.text))
+        pieces = [whole]
         if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
             pieces = _utterances(joined, offset, self.options.utterance_gap)
-        whole = (0, len(joined.text))
         overruled: list[Hit] = []
         hits = self.ruleset.match(
             doc,
