@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import textwrap
 
 import yaml
 
@@ -20,6 +21,18 @@ HELD_OUT = ("dev_sentences_i.yaml", "dev_sentences_j.yaml")  # never used to wri
 
 def sentences(name: str) -> list[dict]:
     return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["sentences"]
+
+
+# The pack rule that asks the toy model (its file m.json, beside the pack)
+TOY_RULE = """
+- id: t.learned
+  category: misleading
+  severity: warning
+  message: m
+  suggestion: s
+  model: m.json
+  examples: {match: [日本一のサービスをお約束いたします, 日本一お得なプランをご用意しております], no_match: [本日はお電話ありがとうございます, ご住所の変更を承りました]}
+"""
 
 
 def toy_model(analyzer, path) -> dict:
@@ -179,7 +192,8 @@ def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, wr
     # the quotes) let them go, the model must not raise them again.
     model = toy_model(analyzer, tmp_path / "m.json")
     pack = write_pack(
-        """
+        textwrap.dedent(
+            """
         - id: t.one
           category: misleading
           severity: warning
@@ -188,17 +202,13 @@ def test_the_model_gives_way_where_a_rule_judged_the_words_harmless(tmp_path, wr
           tokens: 日本 一
           unless: {tokens: 日本 一 長い}
           examples: {match: [日本一のお店, 日本一です], no_match: [日本一長い川, 日本です]}
-        - id: t.learned
-          category: misleading
-          severity: warning
-          message: m
-          suggestion: s
-          model: m.json
-          examples: {match: [日本一のサービスをお約束いたします, 日本一お得なプランをご用意しております], no_match: [本日はお電話ありがとうございます, ご住所の変更を承りました]}
         """
+        )
+        + TOY_RULE
     )
     ruleset, problems = RuleSet.load([pack], analyzer)
     assert problems == []
+    assert [r.id for r in ruleset.rules] == ["t.one", "t.learned"]
     ids = lambda text: [h.rule_id for h in ruleset.match(text)]  # noqa: E731
     assert ids("日本一のサービスをお約束いたします") == ["t.one"]  # the rule speaks, the model is quiet
     assert ids("日本一お得なサービスをお約束いたしますよ") == ["t.one"]
@@ -214,17 +224,7 @@ def test_a_retrained_model_is_read_again_on_reload(tmp_path, write_pack, analyze
 
     path = tmp_path / "m.json"
     model = toy_model(analyzer, path)
-    pack = write_pack(
-        """
-        - id: t.learned
-          category: misleading
-          severity: warning
-          message: m
-          suggestion: s
-          model: m.json
-          examples: {match: [日本一のサービスをお約束いたします, 日本一お得なプランをご用意しております], no_match: [本日はお電話ありがとうございます, ご住所の変更を承りました]}
-        """
-    )
+    pack = write_pack(TOY_RULE)
     ruleset, problems = RuleSet.load([pack], analyzer)
     assert problems == []
     line = "こちらの商品をご案内いたします"  # misleading 0.45 by this model
