@@ -865,7 +865,6 @@ class _PackCompiler:
                 self._verify(rule)
         if self.problems:
             raise PackError(self.problems)
-        models = [r.model.path for r in rules if r.model is not None]
         return Pack(
             id=meta["id"],
             name=meta["name"],
@@ -875,7 +874,7 @@ class _PackCompiler:
             source=meta.get("source", ""),
             path=str(self.path),
             rules=rules,
-            stamp=_stamp(self.path, models),
+            stamp=_stamp(self.path, rules),
         )
 
     def _check_fields(self, d: dict, allowed: dict[str, Any], what: str) -> None:
@@ -1134,10 +1133,11 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _stamp(path: Path, models: Iterable[Path]) -> tuple[tuple[float, int], ...]:
-    """(mtime, size) of a pack file and of the model files it asks: a retrained model is a changed pack."""
+def _stamp(path: Path, rules: Iterable[Rule]) -> tuple[tuple[float, int], ...]:
+    """(mtime, size) of a pack file and of the model files its rules ask: a retrained model is a
+    changed pack."""
     out = []
-    for p in (path, *models):
+    for p in (path, *(r.model.path for r in rules if r.model is not None)):
         try:
             st = p.stat()
             out.append((st.st_mtime, st.st_size))
@@ -1232,8 +1232,7 @@ class RuleSet:
             pack = None
             prev = old.get(str(f))
             try:
-                models = [r.model.path for r in prev.rules if r.model is not None] if prev is not None else []
-                if prev is not None and prev.stamp == _stamp(f, models):
+                if prev is not None and prev.stamp == _stamp(f, prev.rules):
                     pack = prev
                 else:
                     pack = load_pack(f, analyzer, verify)
@@ -1364,12 +1363,12 @@ class RuleSet:
             # Where a written rule of a pack it names fired on words the model reads as clean
             # (元本保証の商品をご希望でしたら: a product named, not promised), that rule gives way.
             for rule, mp in self._models:
-                if rule.overrules and mp.classifier.clears(tail, rule.category):
-                    gone = [
-                        h
-                        for h in hits
-                        if h.category == rule.category and h.pack in rule.overrules and at <= h.start < until
-                    ]
+                gone = [
+                    h
+                    for h in hits
+                    if h.category == rule.category and h.pack in rule.overrules and at <= h.start < until
+                ]
+                if gone and mp.classifier.clears(tail, rule.category):
                     hits = [h for h in hits if not any(h is g for g in gone)]
                     if overruled is not None:
                         overruled += gone
