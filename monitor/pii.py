@@ -124,6 +124,13 @@ _KEYWORD_SOURCES = {
     ),
     "account": re.compile(r"口座番号|口座の番号|(?:普通|当座)(?:預金)?(?:口座)?の"),
     "password": re.compile(r"パスワード|password", re.I),
+    # A code sent by SMS or shown by an app to prove it is the customer: read back, it lets whoever
+    # hears it into the account (the phishing calls' whole aim).
+    "otp": re.compile(
+        r"認証コード|認証番号|確認コード|ワンタイム(?:パスワード|コード)?|"
+        r"(?:SMS|ショートメッセージ|ショートメール)(?:で|に)?(?:届いた|届きました|送られた)(?:番号|コード|数字)?",
+        re.I,
+    ),
 }
 _KEYWORDS = {k: re.compile(to_katakana(p.pattern), p.flags) for k, p in _KEYWORD_SOURCES.items()}
 # The same keywords by reading, for the homophones Whisper writes (講座番号, 安床番号).
@@ -134,6 +141,7 @@ _KEYWORD_READINGS = {
     "security_code": ["セキュリティコード", "セキュリティーコード"],
     "account": ["コーザバンゴー"],
     "password": ["パスワード", "バスワード"],
+    "otp": ["ニンショーコード", "ニンショーバンゴー", "ワンタイム"],
 }
 # How far after its keyword a number may stand (normalised characters).
 _NEAR = 16
@@ -214,6 +222,9 @@ class PiiFinder:
     def _account(self) -> list[PiiSpan]:
         return self._after_keyword("account", 6, 8)
 
+    def _otp(self) -> list[PiiSpan]:
+        return self._after_keyword("otp", 4, 8)
+
     def _password(self) -> list[PiiSpan]:
         # The whole word read after the keyword (abc123, さくら2024) is masked; failing that,
         # digits spoken one by one (1、2、3、4).
@@ -226,7 +237,7 @@ class PiiFinder:
         return found or self._after_keyword("password", 4, 32)
 
 
-DETECTORS = ("card", "mynumber", "phone", "pin", "security_code", "account", "password")
+DETECTORS = ("card", "mynumber", "phone", "pin", "security_code", "account", "password", "otp")
 
 
 def mask_text(doc: Doc, start: int, end: int, masks: list[tuple[int, int]]) -> str:

@@ -117,6 +117,9 @@ def test_my_number_check_digit_or_keyword(analyzer):
         ("security_code", "裏面の3桁は七八九です", "裏面の3桁は***"),
         ("account", "口座番号は1234567です", "口座番号は*******"),
         ("password", "パスワードはabc123です", "パスワードは******"),
+        ("otp", "認証コードは491307ですね", "認証コードは******"),
+        ("otp", "SMSで届いた番号、6、0、8、2、1、4ですね", "SMSで届いた番号、*、*、*、*、*、*"),
+        ("otp", "確認コード、よんごーはちぜろですね", "確認コード、********"),
     ],
 )
 def test_keyword_detectors_mask_the_digits(analyzer, kind, text, masked):
@@ -134,6 +137,8 @@ def test_keyword_detectors_mask_the_digits(analyzer, kind, text, masked):
         ("security_code", "セキュリティコードの場所をご案内します"),
         ("account", "口座番号を書類にご記入ください"),
         ("password", "パスワードはお伺いしておりません"),
+        ("otp", "認証コードの有効期限は10分です"),
+        ("otp", "SMSで届いた番号を画面にご入力ください"),
     ],
 )
 def test_keyword_without_a_number_does_not_fire(analyzer, kind, text):
