@@ -394,13 +394,20 @@ class Analyzer:
 _MENTION = re.compile(
     r"[「『][^「」『』]{1,60}[」』]\s*(?=という|といった|なんて|なんか|って|との|などと|など|と言|とか|のような|みたいな|とおっしゃ)"
 )
+# Speech has no brackets: what the customer said, reported in the honorific (ふざけるなとおっしゃった
+# お気持ちは / 黙ってても客が来る、っておっしゃってましたもんね). An agent never says おっしゃる of
+# their own words, so the clause before it is the customer's: back to the last 、 or 。 (Whisper
+# often writes 、 where a sentence ended: 寝ぼけてんですか、さっきご自分で…変えたっておっしゃった).
+_SAID_BY_CUSTOMER = re.compile(r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:と|って)[、,\s]*(?:おっしゃ|仰))")
 
 
 @lru_cache(maxsize=256)
 def mentions(norm: str) -> tuple[tuple[int, int], ...]:
-    """Spans of normalised text quoted in 「」 or 『』 and then talked about (という, なんて ...): a rule
-    hit inside one is a mention, not the agent saying it. Readings of a card number stay PII.
+    """Spans of normalised text quoted in 「」 or 『』 and then talked about (という, なんて ...), or
+    reported as what the customer said (...とおっしゃった): a rule hit inside one is a mention, not
+    the agent saying it. Readings of a card number stay PII.
     Cached: every rule with a hit on the line asks for the same line's spans."""
+    said = tuple(m.span() for m in _SAID_BY_CUSTOMER.finditer(norm)) if ("おっしゃ" in norm or "仰" in norm) else ()
     if "「" not in norm and "『" not in norm:
-        return ()
-    return tuple(m.span() for m in _MENTION.finditer(norm))
+        return said
+    return tuple(m.span() for m in _MENTION.finditer(norm)) + said

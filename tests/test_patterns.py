@@ -63,6 +63,11 @@ def test_token_gap_is_bounded(profit):
         ("「絶対に儲かる」商品をご案内します", True),  # quoted, but no one is talking about it
         ("この株は「絶対に儲かります」よ", True),  # quoted, but said
         ("「絶対に儲かる」なんて話、本当なんですよ、絶対儲かります", True),  # and said again outside
+        # speech has no brackets: the customer's words, reported in the honorific
+        ("絶対儲かるとおっしゃったのは、前の担当の者でしょうか", False),
+        ("先ほど、必ず儲かる、っておっしゃいましたけど、そのようなお約束はできません", False),
+        ("絶対儲かりますよ、さっきおっしゃったご予算でも", True),  # おっしゃる, but not of these words
+        ("絶対儲かりますよ、ご主人もそうおっしゃってました", True),
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
