@@ -116,6 +116,7 @@ def test_my_number_check_digit_or_keyword(analyzer):
         ("security_code", "セキュリティコードは123", "セキュリティコードは***"),
         ("security_code", "裏面の3桁は七八九です", "裏面の3桁は***"),
         ("account", "口座番号は1234567です", "口座番号は*******"),
+        ("account", "渋谷支店、普通、7304519で承りました", "普通、*******"),
         ("password", "パスワードはabc123です", "パスワードは******"),
         ("otp", "認証コードは491307ですね", "認証コードは******"),
         ("otp", "SMSで届いた番号、6、0、8、2、1、4ですね", "SMSで届いた番号、*、*、*、*、*、*"),
@@ -136,6 +137,7 @@ def test_keyword_detectors_mask_the_digits(analyzer, kind, text, masked):
         ("pin", "暗証番号を再設定します。受付は平日9時から"),  # 9 is not a 4-digit PIN
         ("security_code", "セキュリティコードの場所をご案内します"),
         ("account", "口座番号を書類にご記入ください"),
+        ("account", "普通、3日ほどで届きます"),
         ("password", "パスワードはお伺いしておりません"),
         ("otp", "認証コードの有効期限は10分です"),
         ("otp", "SMSで届いた番号を画面にご入力ください"),
