@@ -36,16 +36,16 @@ from monitor.rules import RuleSet  # noqa: E402
 DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
-# The probability each category needs. Chosen on the hold-out of the 20 sets no rule was fitted to
-# (I-ZB true text, I-L transcripts) with the word vectors and the overruling below, which freed room
-# for lower ones: against (0.7, 0.6, 0.7, 0.85) these found 0.885 / 0.805 of true text / transcripts
-# (0.870 / 0.771) at 0.96 / 1.29 clean lines alerted per 18 (0.84 / 1.12), the ordinary agent lines
-# alerted 0.24 per 18 either way; replaying I and J, 0.74 (0.70) with 3 (2) of 56 clean utterances
-# alerted. Misleading stays at 0.7: its traps are honest fee and risk disclosures in the words of its
-# violations (0.6 alerts 0.42 of every 18 ordinary agent lines). Abusive 0.55 once read a customer's
-# それはもうやりましたよ, replayed as the agent's channel, as an insult (test_replay).
+# The probability each category needs. Chosen on the hold-out of the 32 sets no rule was fitted to
+# (I-ZN true text, I-N transcripts) once sets ZC-ZN had joined the training data (whose clean lines,
+# full of trap words, made the model more careful: at the thresholds before, 0.6 / 0.6 / 0.7 / 0.7, it
+# found 0.845 / 0.768 of true text / transcripts at 0.60 / 1.07 clean lines alerted per 18). These find
+# 0.883 / 0.819 at 0.80 / 1.18 (ordinary agent lines 0.18 per 18, customers' 5.94). Misleading's
+# traps are honest fee and risk disclosures in the words of its violations: at 0.5 (the others as
+# they were) the true text's clean lines alerted 0.88 per 18 against 0.74 at 0.55. Abusive at 0.45-0.5
+# reads more customers' casual lines (6.5 per 18) for 0.005 of recall.
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.6, "abusive": 0.6, "misleading": 0.7, "pii": 0.7}
+THRESHOLDS = {"discrimination": 0.55, "abusive": 0.55, "misleading": 0.55, "pii": 0.6}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18

@@ -110,6 +110,25 @@ HELD_OUT = {
     "dev_sentences_z.yaml": (0.45, 4),  # 0.49, 4
     "dev_sentences_za.yaml": (0.49, 5),  # 0.52, 5
     "dev_sentences_zb.yaml": (0.48, 3),  # 0.51, 3
+    # ZC-ZH (B2B telesales, parcels and electronics, spiritual sales, bank complaints, the elderly,
+    # online marketplaces) came last. The rules learned from their clean lines (the customer's words
+    # reported with おっしゃる, an agent calling themself バカ while apologising) and their pii misses
+    # (asking for an SMS code, 普通、7304519, a named person's 前科 or 透析); nothing from their
+    # discrimination, abusive or misleading sentences.
+    "dev_sentences_zc.yaml": (0.43, 1),  # recall 0.44 when written (0.46 with the pii rules), 3 -> 1 false
+    "dev_sentences_zd.yaml": (0.45, 0),  # 0.45 (0.48), 0
+    "dev_sentences_ze.yaml": (0.46, 1),  # 0.46 (0.49), 2 -> 1
+    "dev_sentences_zf.yaml": (0.37, 0),  # 0.37 (0.40), 1 -> 0
+    "dev_sentences_zg.yaml": (0.40, 0),  # 0.40 (0.43), 1 -> 0
+    "dev_sentences_zh.yaml": (0.45, 0),  # 0.48, 0
+    # ZI-ZN (emergency home services, weddings and photo studios, secondary scams on the elderly,
+    # students, pets, foreign residents), written after those fixes: held out from the rules entirely.
+    "dev_sentences_zi.yaml": (0.34, 1),  # recall 0.37, 1 of 28 clean alerted
+    "dev_sentences_zj.yaml": (0.25, 1),  # 0.28, 1
+    "dev_sentences_zk.yaml": (0.35, 2),  # 0.38, 2
+    "dev_sentences_zl.yaml": (0.25, 1),  # 0.28, 1
+    "dev_sentences_zm.yaml": (0.36, 1),  # 0.39, 1
+    "dev_sentences_zn.yaml": (0.29, 1),  # 0.32, 1
 }
 
 
@@ -126,7 +145,7 @@ def test_dev_set_recall_on_true_text(written, name):
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
 # no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
-# alone find in the speech of writers they were not fitted to, and M too. N-ZB have no audio yet.
+# alone find in the speech of writers they were not fitted to, and M and N too. O-ZH have no audio yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -141,6 +160,7 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_k.yaml": (0.36, 0),  # 0.39
     "dev_sentences_l.yaml": (0.31, 1),  # 0.34
     "dev_sentences_m.yaml": (0.35, 0),  # 0.38
+    "dev_sentences_n.yaml": (0.26, 0),  # 0.29 (dialect: Whisper base hears it worst)
 }
 
 
