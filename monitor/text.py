@@ -400,6 +400,17 @@ _MENTION = re.compile(
 # often writes 、 where a sentence ended: 寝ぼけてんですか、さっきご自分で…変えたっておっしゃった).
 _SAID_BY_CUSTOMER = re.compile(r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:と|って)[、,\s]*(?:おっしゃ|仰))")
 
+# A claim the agent names in order to deny it: 絶対に痩せるとはお約束できません / 必ず儲かるとかは
+#僕からは言えないっす / 絶対儲かるなんてことはあらへん / 必ず増えるというものではございません. The
+# clause before the quotative is the claim, not the agent's word; a rule whose words run on into the
+# denial (損することはありません) is not inside the clause and still fires.
+_DENIED = re.compile(
+    r"[^。？！?!、,]{1,40}?(?=\s*(?:とは|とか|とも|と|っていう|って|という|といった|なんて|なんか)"
+    r"[^。？！?!、,]{0,12}?(?:約束|保証|断言|申せ|申し上げ|申し|言え|言い切れ|言い|言う|いう|こと|事|もの|物|わけ|訳)"
+    r"[^。？！?!、,]{0,6}?(?:ません|ない|ねえ|へん|かねま))"
+)
+_DENIAL_CUES = ("ません", "ない", "ねえ", "へん", "かねま")
+
 
 @lru_cache(maxsize=256)
 def mentions(norm: str) -> tuple[tuple[int, int], ...]:
@@ -408,6 +419,8 @@ def mentions(norm: str) -> tuple[tuple[int, int], ...]:
     the agent saying it. Readings of a card number stay PII.
     Cached: every rule with a hit on the line asks for the same line's spans."""
     said = tuple(m.span() for m in _SAID_BY_CUSTOMER.finditer(norm)) if ("おっしゃ" in norm or "仰" in norm) else ()
+    if any(c in norm for c in _DENIAL_CUES):
+        said += tuple(m.span() for m in _DENIED.finditer(norm))
     if "「" not in norm and "『" not in norm:
         return said
     return tuple(m.span() for m in _MENTION.finditer(norm)) + said

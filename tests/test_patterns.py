@@ -68,6 +68,15 @@ def test_token_gap_is_bounded(profit):
         ("先ほど、必ず儲かる、っておっしゃいましたけど、そのようなお約束はできません", False),
         ("絶対儲かりますよ、さっきおっしゃったご予算でも", True),  # おっしゃる, but not of these words
         ("絶対儲かりますよ、ご主人もそうおっしゃってました", True),
+        # a claim named in order to deny it
+        ("絶対に儲かるとはお約束できませんので、ご判断はお客様で", False),
+        ("必ず儲かるとかは僕からは言えないっす", False),
+        ("ほんま言うて、絶対儲かるなんてことはあらへんのですわ", False),
+        ("必ず値上がりするというものではございません", False),
+        ("必ず値上がりするというお約束はできかねます", False),
+        ("絶対儲かるということは、よくご理解ください", True),  # named, not denied
+        ("絶対に儲かりますので、損することはありません", True),  # the denial is of a loss
+        ("絶対儲かるって、ないですよね、こんな話", True),  # the denial is past the clause
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
