@@ -40,6 +40,10 @@ _RUNS = [
     re.compile(rf"(?:{_NUM_UNIT})(?:{_SEP}(?:{_NUM_UNIT}|(?:{_KANA_UNIT})(?={_SEP}(?:{_NUM_UNIT}))))*"),
     re.compile(rf"(?:{_KANA_UNIT})(?:{_SEP}(?:{_KANA_UNIT}))*"),
 ]
+# The company's own reference numbers, named just before the digits.
+_REFERENCE = re.compile(
+    r"(?:受付|予約|注文|問い合わせ|問合せ|お問合せ|管理|伝票|追跡|整理|会員|契約|申込|申し込み|登録|証券)番号[はがも]?[、,\s:：]*(?:[はがも][、,\s]*)?$"
+)
 _UNIT_RE = re.compile(f"{_NUM_UNIT}|{_KANA_UNIT}")
 
 
@@ -198,12 +202,18 @@ class PiiFinder:
 
     def _card(self) -> list[PiiSpan]:
         # 14–19 digits read out are a card number whether or not Luhn agrees (Whisper drops or
-        # garbles a digit now and then, and no other everyday number is that long); 13 digits
-        # must pass Luhn (a 法人番号 has 13 too).
+        # garbles a digit now and then, and few other everyday numbers are that long); 13 digits
+        # must pass Luhn (a 法人番号 has 13 too). A long number the agent names as the company's
+        # own (受付番号, ご予約番号 ...) must pass Luhn too.
+        norm = self.doc.norm
         return [
             PiiSpan(r.start, r.end, r.units)
             for r in self.runs
-            if 14 <= len(r.digits) <= 19 or (len(r.digits) == 13 and luhn_ok(r.digits))
+            if (
+                14 <= len(r.digits) <= 19
+                and (luhn_ok(r.digits) or not _REFERENCE.search(norm, max(0, r.start - 12), r.start))
+            )
+            or (len(r.digits) == 13 and luhn_ok(r.digits))
         ]
 
     def _mynumber(self) -> list[PiiSpan]:

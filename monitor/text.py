@@ -401,7 +401,7 @@ _MENTION = re.compile(
 _SAID_BY_CUSTOMER = re.compile(r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:と|って)[、,\s]*(?:おっしゃ|仰))")
 
 # A claim the agent names in order to deny it: 絶対に痩せるとはお約束できません / 必ず儲かるとかは
-#僕からは言えないっす / 絶対儲かるなんてことはあらへん / 必ず増えるというものではございません. The
+# 僕からは言えないっす / 絶対儲かるなんてことはあらへん / 必ず増えるというものではございません. The
 # clause before the quotative is the claim, not the agent's word; a rule whose words run on into the
 # denial (損することはありません) is not inside the clause and still fires.
 _DENIED = re.compile(
