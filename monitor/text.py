@@ -392,7 +392,7 @@ class Analyzer:
 
 # A quoted phrase that is talked about, not said: 「絶対に儲かる」なんて話には / 「ぶっ殺す」というセリフ.
 _MENTION = re.compile(
-    r"[「『][^「」『』]{1,60}[」』]\s*(?=という|といった|なんて|なんか|って|との|などと|など|と言|とか|のような|みたいな|とおっしゃ)"
+    r"[「『][^「」『』]{1,60}[」』]\s*(?=という|といった|なんて|なんか|って|との|などと|など|と言|とか|のような|みたいな|とおっしゃ|と思|とお思|とお感じ|と感じ)"
 )
 # Speech has no brackets: what the customer said, reported in the honorific (ふざけるなとおっしゃった
 # お気持ちは / 黙ってても客が来る、っておっしゃってましたもんね). An agent never says おっしゃる of

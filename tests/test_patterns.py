@@ -68,6 +68,7 @@ def test_token_gap_is_bounded(profit):
         ("先ほど、必ず儲かる、っておっしゃいましたけど、そのようなお約束はできません", False),
         ("絶対儲かりますよ、さっきおっしゃったご予算でも", True),  # おっしゃる, but not of these words
         ("絶対儲かりますよ、ご主人もそうおっしゃってました", True),
+        ("「絶対に儲かる」と思われるのも無理はございません", False),
         # a claim named in order to deny it
         ("絶対に儲かるとはお約束できませんので、ご判断はお客様で", False),
         ("必ず儲かるとかは僕からは言えないっす", False),
