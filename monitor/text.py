@@ -398,7 +398,11 @@ _MENTION = re.compile(
 # お気持ちは / 黙ってても客が来る、っておっしゃってましたもんね). An agent never says おっしゃる of
 # their own words, so the clause before it is the customer's: back to the last 、 or 。 (Whisper
 # often writes 、 where a sentence ended: 寝ぼけてんですか、さっきご自分で…変えたっておっしゃった).
-_SAID_BY_CUSTOMER = re.compile(r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:と|って)[、,\s]*(?:おっしゃ|仰))")
+# The same for a wish of the customer's that the agent takes up: 知られたくないということでしたら /
+# もう電話してくるなとのことでしたら.
+_SAID_BY_CUSTOMER = re.compile(
+    r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:(?:と|って)[、,\s]*(?:おっしゃ|仰)|(?:という|との|って)(?:こと|事)(?:でしたら|であれば|なら|でございましたら)))"
+)
 
 # A claim the agent names in order to deny it: 絶対に痩せるとはお約束できません / 必ず儲かるとかは
 # 僕からは言えないっす / 絶対儲かるなんてことはあらへん / 必ず増えるというものではございません. The
@@ -409,6 +413,7 @@ _DENIED = re.compile(
     r"[^。？！?!、,]{0,12}?(?:約束|保証|断言|申せ|申し上げ|申し|言え|言い切れ|言い|言う|いう|こと|事|もの|物|わけ|訳)"
     r"[^。？！?!、,]{0,6}?(?:ません|ない|ねえ|へん|かねま))"
 )
+_SAID_CUES = ("おっしゃ", "仰", "ことでし", "ことであれ", "ことなら", "事でし", "ことでござ")
 _DENIAL_CUES = ("ません", "ない", "ねえ", "へん", "かねま")
 
 
@@ -418,7 +423,7 @@ def mentions(norm: str) -> tuple[tuple[int, int], ...]:
     reported as what the customer said (...とおっしゃった): a rule hit inside one is a mention, not
     the agent saying it. Readings of a card number stay PII.
     Cached: every rule with a hit on the line asks for the same line's spans."""
-    said = tuple(m.span() for m in _SAID_BY_CUSTOMER.finditer(norm)) if ("おっしゃ" in norm or "仰" in norm) else ()
+    said = tuple(m.span() for m in _SAID_BY_CUSTOMER.finditer(norm)) if any(c in norm for c in _SAID_CUES) else ()
     if any(c in norm for c in _DENIAL_CUES):
         said += tuple(m.span() for m in _DENIED.finditer(norm))
     if "「" not in norm and "『" not in norm:

@@ -69,6 +69,9 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かりますよ、さっきおっしゃったご予算でも", True),  # おっしゃる, but not of these words
         ("絶対儲かりますよ、ご主人もそうおっしゃってました", True),
         ("「絶対に儲かる」と思われるのも無理はございません", False),
+        # a wish of the customer's that the agent takes up
+        ("絶対儲かる商品がいいということでしたら、当社にはございません", False),
+        ("絶対儲かりますので、そういうことでしたらぜひ", True),  # the wish is not these words
         # a claim named in order to deny it
         ("絶対に儲かるとはお約束できませんので、ご判断はお客様で", False),
         ("必ず儲かるとかは僕からは言えないっす", False),
