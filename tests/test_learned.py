@@ -9,7 +9,7 @@ import textwrap
 import yaml
 
 from monitor import vectors
-from monitor.learned import Classifier, train, training_lines
+from monitor.learned import Classifier, features, train, training_lines
 from monitor.rules import RuleSet
 
 from .conftest import ROOT
@@ -260,6 +260,24 @@ def test_word_vectors_carry_a_word_to_ones_of_like_meaning(analyzer):
     # and its evidence is the word, not the line
     start, end = read.find(unseen, "abusive")[0]
     assert "阿呆" in unseen.norm[start:end]
+
+
+def test_a_number_said_is_seen_by_its_length_and_by_the_pii_detectors(analyzer):
+    # A number's lemma is its own (九千十一): the model sees how long it is and what it could be.
+    lines = [
+        ("カード番号は4980 1234 5678 9016ですね", "pii"),
+        ("お電話番号は090 1234 5678でよろしいですね", "pii"),
+        ("カード番号は下4桁、3321だけ表示されています", None),
+        ("お電話番号は末尾が5502のものですね", None),
+        ("本日はお電話ありがとうございます", None),
+    ]
+    docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
+    assert {"#len:14+", "#pii:card"} <= set(features(docs[0]))
+    assert "#len:4" in features(docs[2]) and not any(f.startswith("#pii") for f in features(docs[2]))
+    model = Classifier(train(docs, labels, min_count=1))
+    read_out = model.scores(analyzer.analyze("番号は4111 1111 1111 1111です"))["pii"]
+    masked = model.scores(analyzer.analyze("番号は下4桁、7781です"))["pii"]
+    assert masked < 0.5 < read_out
 
 
 def test_a_clean_line_is_left_alone(shipped):
