@@ -129,6 +129,20 @@ HELD_OUT = {
     "dev_sentences_zl.yaml": (0.25, 1),  # 0.28, 1
     "dev_sentences_zm.yaml": (0.36, 1),  # 0.39, 1
     "dev_sentences_zn.yaml": (0.29, 1),  # 0.32, 1
+    # ZO-ZV (life insurance, city-hall impersonation, used cars and leases, beauty clinics, real
+    # estate and home energy, games and crypto, temp staffing, clinics and health food), written on
+    # 2026-12-02 and measured before anything was fitted to them. Then their misses shaped rules:
+    # threats to go to the home or tell the family, 口止め, posing as commissioned by a public body,
+    # asking for a false statement, mocking intelligence; and four of their clean lines, the text-level
+    # mentions (a customer's wish taken up, 「…」と思われる).
+    "dev_sentences_zo.yaml": (0.48, 0),  # recall 0.45 when written, 0.51 now; 1 -> 0 false
+    "dev_sentences_zp.yaml": (0.54, 1),  # 0.54, 0.57; 1
+    "dev_sentences_zq.yaml": (0.43, 1),  # 0.45, 0.46; 1
+    "dev_sentences_zr.yaml": (0.50, 1),  # 0.48, 0.54; 1
+    "dev_sentences_zs.yaml": (0.50, 1),  # 0.49, 0.54; 1
+    "dev_sentences_zt.yaml": (0.44, 1),  # 0.41, 0.48; 3 -> 1
+    "dev_sentences_zu.yaml": (0.39, 1),  # 0.39, 0.43; 1
+    "dev_sentences_zv.yaml": (0.51, 2),  # 0.49, 0.55; 2
 }
 
 
@@ -145,7 +159,7 @@ def test_dev_set_recall_on_true_text(written, name):
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
 # no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
-# alone find in the speech of writers they were not fitted to, and M and N too. O-ZH have no audio yet.
+# alone find in the speech of writers they were not fitted to, and M-P too. Q-ZV have no audio yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -161,6 +175,8 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_l.yaml": (0.31, 1),  # 0.34
     "dev_sentences_m.yaml": (0.35, 0),  # 0.38
     "dev_sentences_n.yaml": (0.26, 0),  # 0.29 (dialect: Whisper base hears it worst)
+    "dev_sentences_o.yaml": (0.36, 1),  # 0.39
+    "dev_sentences_p.yaml": (0.35, 1),  # 0.38
 }
 
 
