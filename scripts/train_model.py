@@ -11,18 +11,20 @@ is left out, the model is trained on the others and the set is scored, by the wr
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
 transcript; a talk file left out counts its agent and its customer lines with an alert.
 
-    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--threshold P] [--no-vectors]
-        [--no-overrule]
+    .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--group N] [--threshold P]
+        [--no-vectors] [--no-overrule]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,16 +38,17 @@ from monitor.rules import RuleSet  # noqa: E402
 DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
-# The probability each category needs. Chosen on the hold-out of the 32 sets no rule was fitted to
-# (I-ZN true text, I-N transcripts) once sets ZC-ZN had joined the training data (whose clean lines,
-# full of trap words, made the model more careful: at the thresholds before, 0.6 / 0.6 / 0.7 / 0.7, it
-# found 0.845 / 0.768 of true text / transcripts at 0.60 / 1.07 clean lines alerted per 18). These find
-# 0.883 / 0.819 at 0.80 / 1.18 (ordinary agent lines 0.18 per 18, customers' 5.94). Misleading's
-# traps are honest fee and risk disclosures in the words of its violations: at 0.5 (the others as
-# they were) the true text's clean lines alerted 0.88 per 18 against 0.74 at 0.55. Abusive at 0.45-0.5
-# reads more customers' casual lines (6.5 per 18) for 0.005 of recall.
+# The probability each category needs. Chosen on a hold-out of the 40 sets no rule's violations were
+# fitted to (I-ZV; seven groups of six sets, each group left out of the training in turn, the model
+# trained with the number features and scored with today's rules; /tmp/exp/sweep_grp.py). At the
+# thresholds before (0.55 / 0.55 / 0.55 / 0.6) that found 0.888 / 0.824 of true text / transcripts at
+# 0.76 / 1.33 clean lines alerted per 18; these find 0.895 / 0.836 at 0.69 / 1.05. Misleading's traps
+# are honest fee and risk disclosures in the words of its violations, and at 0.55 it alerted most of
+# the clean lines the model did; 0.65 costs 0.04 of misleading's recall (0.83 -> 0.79 on true text)
+# and gains 0.04 of abusive's and 0.03 of discrimination's at 0.45. Customers' casual lines (mixed in
+# on a mono recording) alert more at abusive 0.45: 8.3 per 18 against 7.2.
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.55, "abusive": 0.55, "misleading": 0.55, "pii": 0.6}
+THRESHOLDS = {"discrimination": 0.45, "abusive": 0.45, "misleading": 0.65, "pii": 0.6}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
@@ -55,6 +58,8 @@ THRESHOLDS = {"discrimination": 0.55, "abusive": 0.55, "misleading": 0.55, "pii"
 OVERRULE = {"clean": 0.8, "below": 0.1}
 
 
+# The sets the written rules were fitted to (A-H); the others measure how rules + model generalise.
+FITTED = {"dev_sentences.yaml", *(f"dev_sentences_{c}.yaml" for c in "bcdefgh")}
 TALK = "talk_*.yaml"  # ordinary call-centre talk, every line clean (agent and customer lines)
 
 
@@ -111,10 +116,30 @@ def overrules() -> dict[str, set[str]]:
     return out
 
 
+@functools.cache
+def learned_rules() -> dict[str, Any]:
+    """The learned pack's rule of each category (its `unless` quiets the model as in the monitor)."""
+    ruleset, problems = RuleSet.load([ROOT / "rules" / "ja-learned.yaml"])
+    if problems:
+        raise SystemExit("\n".join(map(str, problems)))
+    return {r.category: r for r in ruleset.rules}
+
+
+def model_found(model: Classifier, doc: Any, rules: dict[str, Any]) -> set[str]:
+    """The categories the model alerts on the line, after its pack rule's `unless`."""
+    out = set()
+    for c in model.found(doc):
+        rule = rules.get(c)
+        if rule is None or rule.hits(doc, [(s, e, ()) for s, e in model.find(doc, c)]):
+            out.add(c)
+    return out
+
+
 def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -> list[int]:
     """n, found by the rules, found by rules + model, clean, alerted by the rules, alerted by both."""
     t = [0, 0, 0, 0, 0, 0]
     overruled = overrules()
+    pack_rules = learned_rules()
     for s in items:
         doc = ruleset.analyze(s[field])
         judged: set[str] = set()
@@ -125,7 +150,7 @@ def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -
         kept = {
             h.category for h in hits if not (h.pack in overruled.get(h.category, ()) and model.clears(doc, h.category))
         }
-        by_both = kept | model.found(doc) - judged
+        by_both = kept | model_found(model, doc, pack_rules) - judged
         if s.get("category"):
             t[0] += 1
             t[1] += s["category"] in by_rules
@@ -137,39 +162,55 @@ def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -
     return t
 
 
+def _score_left_out(ruleset: RuleSet, model: Classifier, name: str, items: list[dict], add: Any) -> None:
+    """Score one left-out file and print its lines: a talk file's agent and customer lines apart."""
+    if name.startswith("talk_"):
+        for who in ("agent", "customer"):
+            t = _count(ruleset, model, [s for s in items if s.get("speaker") == who], "text")
+            add(f"{who} talk", t)
+            print(f"{name:<24}{who[:5]:<6}{'':>4}{'':>8}{'':>8}{t[3]:>7}{t[4]:>7}{t[5]:>8}", flush=True)
+        return
+    for field in FIELDS:
+        scored = [s for s in items if s.get(field)]
+        if not scored:
+            continue
+        t = _count(ruleset, model, scored, field)
+        add(field, t)
+        if name not in FITTED:
+            add(f"{field}, unfitted sets", t)
+        print(
+            f"{name:<24}{field:<6}{t[0]:>4}{t[1] / t[0]:>8.2f}{t[2] / t[0]:>8.2f}{t[3]:>7}{t[4]:>7}{t[5]:>8}",
+            flush=True,
+        )
+
+
 def holdout(
     ruleset: RuleSet,
     sets: dict[str, list[dict]],
     threshold: float | None,
     word_vectors: bool = True,
     overrule: bool = True,
+    group: int = 1,
 ) -> None:
+    """Leave each set out in turn (or `group` sets at a time, in file order: fewer trainings, and a
+    model that has seen fewer writers) and score it with the model trained on the rest."""
     print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
     # Per field, and the ordinary talk's agent and customer lines apart (all clean)
-    totals = {k: [0, 0, 0, 0, 0, 0] for k in (*FIELDS, "agent talk", "customer talk")}
+    totals = {
+        k: [0, 0, 0, 0, 0, 0]
+        for k in (*FIELDS, *(f"{f}, unfitted sets" for f in FIELDS), "agent talk", "customer talk")
+    }
 
     def add(key: str, t: list[int]) -> None:
         totals[key] = [a + b for a, b in zip(totals[key], t, strict=True)]
 
-    for name in sets:
-        train_on = [s for k, v in sets.items() if k != name for s in v]
+    names = list(sets)
+    for at in range(0, len(names), group):
+        out = names[at : at + group]
+        train_on = [s for k, v in sets.items() if k not in out for s in v]
         model = Classifier(fit(ruleset, train_on, threshold, word_vectors, overrule))
-        if name.startswith("talk_"):
-            for who in ("agent", "customer"):
-                t = _count(ruleset, model, [s for s in sets[name] if s.get("speaker") == who], "text")
-                add(f"{who} talk", t)
-                print(f"{name:<24}{who[:5]:<6}{'':>4}{'':>8}{'':>8}{t[3]:>7}{t[4]:>7}{t[5]:>8}", flush=True)
-            continue
-        for field in FIELDS:
-            items = [s for s in sets[name] if s.get(field)]
-            if not items:
-                continue
-            t = _count(ruleset, model, items, field)
-            add(field, t)
-            print(
-                f"{name:<24}{field:<6}{t[0]:>4}{t[1] / t[0]:>8.2f}{t[2] / t[0]:>8.2f}{t[3]:>7}{t[4]:>7}{t[5]:>8}",
-                flush=True,
-            )
+        for name in out:
+            _score_left_out(ruleset, model, name, sets[name], add)
     print()
     for key, t in totals.items():
         if t[0]:
@@ -198,6 +239,7 @@ def main() -> int:
     ap.add_argument(
         "--no-overrule", action="store_true", help="the model never overrules a written rule (the baseline)"
     )
+    ap.add_argument("--group", type=int, default=1, help="hold out this many sets at a time, in file order (default 1)")
     ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
     ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
     args = ap.parse_args()
@@ -208,7 +250,7 @@ def main() -> int:
         return 2
     sets = dev_sets()
     if args.holdout or args.only_holdout:
-        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule)
+        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule, args.group)
     if args.only_holdout:
         return 0
     t = time.perf_counter()
