@@ -42,7 +42,7 @@ _RUNS = [
 ]
 # The company's own reference numbers, named just before the digits.
 _REFERENCE = re.compile(
-    r"(?:受付|予約|注文|問い合わせ|問合せ|お問合せ|管理|伝票|追跡|整理|会員|契約|申込|申し込み|登録|証券)番号[はがも]?[、,\s:：]*(?:[はがも][、,\s]*)?$"
+    r"(?:受付|予約|注文|問い合わせ|問合せ|お問合せ|管理|伝票|追跡|整理|会員|お客様|求人|契約|申込|申し込み|登録|証券)番号[はがも]?[、,\s:：]*(?:[はがも][、,\s]*)?$"
 )
 _UNIT_RE = re.compile(f"{_NUM_UNIT}|{_KANA_UNIT}")
 
