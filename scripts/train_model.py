@@ -38,15 +38,16 @@ from monitor.rules import RuleSet  # noqa: E402
 DATA = ROOT / "tests" / "data"
 MODEL = ROOT / "rules" / "ja-learned.model.json"
 FIELDS = ("text", "asr")  # what holdout scores
-# The probability each category needs. Chosen on a hold-out of the 40 sets no rule's violations were
-# fitted to (I-ZV; seven groups of six sets, each group left out of the training in turn, the model
-# trained with the number features and scored with today's rules; /tmp/exp/sweep_grp.py). At the
-# thresholds before (0.55 / 0.55 / 0.55 / 0.6) that found 0.888 / 0.824 of true text / transcripts at
-# 0.76 / 1.33 clean lines alerted per 18; these find 0.895 / 0.836 at 0.69 / 1.05. Misleading's traps
-# are honest fee and risk disclosures in the words of its violations, and at 0.55 it alerted most of
-# the clean lines the model did; 0.65 costs 0.04 of misleading's recall (0.83 -> 0.79 on true text)
-# and gains 0.04 of abusive's and 0.03 of discrimination's at 0.45. Customers' casual lines (mixed in
-# on a mono recording) alert more at abusive 0.45: 8.3 per 18 against 7.2.
+# The probability each category needs. Chosen on a grouped hold-out of the 40 sets no rule's violations
+# were fitted to (I-ZV in seven groups of six, each left out of the training in turn; the model with the
+# number features, scored with the rules of that afternoon). At the thresholds before (0.55 / 0.55 /
+# 0.55 / 0.6) that found 0.888 / 0.824 of true text / transcripts at 0.76 / 1.33 clean lines alerted per
+# 18; these find 0.895 / 0.836 at 0.69 / 1.05. Misleading's traps are honest fee and risk disclosures in
+# the words of its violations, and at 0.55 it alerted most of the clean lines the model did; 0.65 costs
+# 0.04 of misleading's recall (0.83 -> 0.79 on true text) and gains 0.04 of abusive's and 0.03 of
+# discrimination's at 0.45. Customers' casual lines (mixed in on a mono recording) alert more at abusive
+# 0.45: 8.3 per 18 against 7.2. `--only-holdout --group 6` at 938a065 (nine folds in file order, the
+# talk files one of them): 0.898 / 0.887 at 0.90 / 2.41 per 18 (README).
 THRESHOLD = 0.65
 THRESHOLDS = {"discrimination": 0.45, "abusive": 0.45, "misleading": 0.65, "pii": 0.6}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
