@@ -18,7 +18,7 @@ For every call in the script this program
    ``samples/<id>.labels.json``::
 
        {"call_id", "duration", "channel", "voices": {"agent", "customer"},
-        "lines": [{"speaker", "text", "start", "end", "expect": [...]}],
+        "lines": [{"speaker", "text", "start", "end", "expect": [...], "also": [...]}],
         "expect_call": [...]}
 
    where ``start``/``end`` are the seconds at which the line's (trimmed)
@@ -123,6 +123,13 @@ def load_script(path: Path) -> list[dict]:
                 raise SystemExit(f"{lw}: unknown expect categories {sorted(bad)}")
             if line["expect"] and line["speaker"] != "agent":
                 raise SystemExit(f"{lw}: only agent lines are checked by the rules")
+            # `also`: a category the line falls under too, which may be raised but need not be
+            # (どうりで話が通じないと思ったら、外人さんでしたか: discrimination, and belittling)
+            line["also"] = list(line.get("also") or [])
+            if bad := set(line["also"]) - set(CATEGORIES):
+                raise SystemExit(f"{lw}: unknown also categories {sorted(bad)}")
+            if line["also"] and not line["expect"]:
+                raise SystemExit(f"{lw}: 'also' is for a line that expects an alert")
             line["gap"] = float(line.get("gap", DEFAULT_GAP))
             line["speed"] = float(line.get("speed", call["speed"]))
             if not 0.5 <= line["speed"] <= 2.0:
@@ -183,6 +190,7 @@ def lay_out(call: dict, cache: Path | None) -> tuple[np.ndarray, int, list[dict]
         pieces.append((round(start * rate), SPEAKERS.index(line["speaker"]), audio))
         labels.append(
             {"speaker": line["speaker"], "text": line["text"], "start": start, "end": end, "expect": line["expect"]}
+            | ({"also": line["also"]} if line["also"] else {})
         )
         t = end
     total = round((t + TAIL_S) * rate)

@@ -49,7 +49,10 @@ FIELDS = ("text", "asr")  # what holdout scores
 # 0.45: 8.3 per 18 against 7.2. `--only-holdout --group 6` at 938a065 (nine folds in file order, the
 # talk files one of them): 0.898 / 0.887 at 0.90 / 2.41 per 18 (README).
 THRESHOLD = 0.65
-THRESHOLDS = {"discrimination": 0.45, "abusive": 0.45, "misleading": 0.65, "pii": 0.6}
+# pii at 0.7 rather than 0.6: the live path read a garbled opening of the noisy compliant sample call
+# (健医の小林と申します, for やまと保険の小林) as a named person's medical record at 0.65; on the hold-out
+# above 0.7 costs 0.004 / 0.007 of recall and alerts 0.06 fewer clean lines per 18.
+THRESHOLDS = {"discrimination": 0.45, "abusive": 0.45, "misleading": 0.65, "pii": 0.7}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
