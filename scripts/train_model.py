@@ -46,8 +46,8 @@ FIELDS = ("text", "asr")  # what holdout scores
 # the words of its violations, and at 0.55 it alerted most of the clean lines the model did; 0.65 costs
 # 0.04 of misleading's recall (0.83 -> 0.79 on true text) and gains 0.04 of abusive's and 0.03 of
 # discrimination's at 0.45. Customers' casual lines (mixed in on a mono recording) alert more at abusive
-# 0.45: 8.3 per 18 against 7.2. `--only-holdout --group 6` at 938a065 (nine folds in file order, the
-# talk files one of them): 0.898 / 0.887 at 0.90 / 2.41 per 18 (README).
+# 0.45: 8.3 per 18 against 7.2. `--only-holdout --group 6` at 98e5391 (nine folds in file order, the
+# talk files one of them; pii at 0.7): 0.896 / 0.877 at 0.90 / 2.41 per 18 (README).
 THRESHOLD = 0.65
 # pii at 0.7 rather than 0.6: the live path read a garbled opening of the noisy compliant sample call
 # (健医の小林と申します, for やまと保険の小林) as a named person's medical record at 0.65; on the hold-out
