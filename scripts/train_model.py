@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor import vectors  # noqa: E402
-from monitor.learned import Classifier, save, train, training_lines  # noqa: E402
+from monitor.learned import CLEAN, Classifier, save, train, training_lines  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -130,11 +130,13 @@ def learned_rules() -> dict[str, Any]:
 
 
 def model_found(model: Classifier, doc: Any, rules: dict[str, Any]) -> set[str]:
-    """The categories the model alerts on the line, after its pack rule's `unless`."""
+    """The categories the model alerts on the line, after its pack rule's `unless` (each category's
+    span found once, as `RuleSet.match` does)."""
     out = set()
-    for c in model.found(doc):
+    for c in model.categories:
+        spans = model.find(doc, c) if c != CLEAN else []
         rule = rules.get(c)
-        if rule is None or rule.hits(doc, [(s, e, ()) for s, e in model.find(doc, c)]):
+        if spans and (rule is None or rule.hits(doc, [(s, e, ()) for s, e in spans])):
             out.add(c)
     return out
 
