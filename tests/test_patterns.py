@@ -81,6 +81,10 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるということは、よくご理解ください", True),  # named, not denied
         ("絶対に儲かりますので、損することはありません", True),  # the denial is of a loss
         ("絶対儲かるって、ないですよね、こんな話", True),  # the denial is past the clause
+        # several claims listed and denied together
+        ("絶対儲かるとか、元本割れしないとか、そういったお話は一切ございません", False),
+        ("必ず値上がりするですとか、そういうものはございません", False),
+        ("絶対儲かるとか、そういうのもついてますから安心です", True),  # listed, not denied
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
