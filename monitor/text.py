@@ -407,9 +407,11 @@ _SAID_BY_CUSTOMER = re.compile(
 # A claim the agent names in order to deny it: 絶対に痩せるとはお約束できません / 必ず儲かるとかは
 # 僕からは言えないっす / 絶対儲かるなんてことはあらへん / 必ず増えるというものではございません. The
 # clause before the quotative is the claim, not the agent's word; a rule whose words run on into the
-# denial (損することはありません) is not inside the clause and still fires.
+# denial (損することはありません) is not inside the clause and still fires. Speech puts a pause before
+# the quotative (今日だけ、ってことはないですよ / 生えてこなくなる、というものでは); not before なんか,
+# which is also a filler (その歳で独身って、なんか訳ありなんじゃ… is said, not denied).
 _DENIED = re.compile(
-    r"[^。？！?!、,]{1,40}?(?=\s*(?:とは|とか|とも|と|っていう|って|という|といった|なんて|なんか)"
+    r"[^。？！?!、,]{1,40}?(?=\s*(?:とか|とも|と|(?:[、,]\s*)?(?:とは|っていう|って|という|といった)|なんて|なんか)"
     r"[^。？！?!、,]{0,12}?(?:約束|保証|断言|申せ|申し上げ|申し|言え|言い切れ|言い|言う|いう|こと|事|もの|物|わけ|訳)"
     r"[^。？！?!、,]{0,6}?(?:ません|ない|ねえ|へん|かねま))"
     # A list of claims denied together: 元本保証とか、値上がりとか、そういったものは一切ございません.

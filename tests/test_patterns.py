@@ -81,6 +81,8 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるということは、よくご理解ください", True),  # named, not denied
         ("絶対に儲かりますので、損することはありません", True),  # the denial is of a loss
         ("絶対儲かるって、ないですよね、こんな話", True),  # the denial is past the clause
+        ("絶対儲かる、ってことはないですよ", False),  # a pause before the quotative
+        ("必ず値上がりする、というものではございません", False),
         # several claims listed and denied together
         ("絶対儲かるとか、元本割れしないとか、そういったお話は一切ございません", False),
         ("必ず値上がりするですとか、そういうものはございません", False),
