@@ -85,10 +85,13 @@ DEV_SETS = sorted(p.name for p in DATA.glob("dev_sentences*.yaml"))
 # unless patterns and the quoted-mention filter, and their pii misses (asking for a PIN or password,
 # passport and licence numbers, a named person's illness or record), three new pii rules. Their
 # discrimination, abusive and misleading sentences are untouched. Those fixes also took one of J's
-# false alerts and found two more of J's violations, which no one looked at.
+# false alerts and found two more of J's violations, which no one looked at. On 2026-12-02 the misses
+# of a replay of I and J's audio (the model trained without them) that the true text missed too
+# shaped general patterns (the other customers' excuse, a past record as a promise, 無料って言いました
+# けど…かかる, このお電話の間だけ): I and J measure the rules no longer.
 HELD_OUT = {
-    "dev_sentences_i.yaml": (0.38, 1),  # recall 0.41, 1 of 28 clean alerted when written
-    "dev_sentences_j.yaml": (0.40, 3),  # recall 0.41, 4 of 28 (0.44, 3 after K-P's fixes)
+    "dev_sentences_i.yaml": (0.52, 1),  # recall 0.41, 1 of 28 clean alerted when written; 0.55 now
+    "dev_sentences_j.yaml": (0.46, 2),  # recall 0.41, 4 of 28 (0.44, 3 after K-P's fixes); 0.49, 2 now
     "dev_sentences_k.yaml": (0.52, 0),  # recall 0.46 when written, 0.55 with the pii rules
     "dev_sentences_l.yaml": (0.53, 0),  # 0.48, 0.56
     "dev_sentences_m.yaml": (0.52, 0),  # 0.46, 0.55
@@ -143,6 +146,14 @@ HELD_OUT = {
     "dev_sentences_zt.yaml": (0.44, 1),  # 0.41, 0.48; 3 -> 1
     "dev_sentences_zu.yaml": (0.39, 1),  # 0.39, 0.43; 1
     "dev_sentences_zv.yaml": (0.51, 2),  # 0.49, 0.55; 2
+    # ZW-ZZ (funerals and graves, fitness clubs and adult schools, home-visit sales to the elderly,
+    # law offices, detectives and home security), written 2026-12-02 afternoon, measured first (rules
+    # alone 0.436, rules + model 0.869 with 10 of 112 clean alerted); then their misses and false
+    # alerts shaped rules as for ZO-ZV.
+    "dev_sentences_zw.yaml": (0.42, 0),  # recall 0.40 when written, 0.45 now; 1 -> 0 false
+    "dev_sentences_zx.yaml": (0.55, 1),  # 0.52, 0.59; 2 -> 1
+    "dev_sentences_zy.yaml": (0.43, 1),  # 0.37, 0.46; 3 -> 1
+    "dev_sentences_zz.yaml": (0.49, 0),  # 0.45, 0.52; 1 -> 0
 }
 
 
@@ -169,8 +180,8 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_f.yaml": (0.62, 0),
     "dev_sentences_g.yaml": (0.64, 0),
     "dev_sentences_h.yaml": (0.64, 1),
-    "dev_sentences_i.yaml": (0.20, 1),  # 0.23
-    "dev_sentences_j.yaml": (0.26, 3),  # 0.29
+    "dev_sentences_i.yaml": (0.28, 1),  # 0.23 when written; 0.31 after the replay's patterns
+    "dev_sentences_j.yaml": (0.31, 3),  # 0.29; 0.34
     "dev_sentences_k.yaml": (0.36, 0),  # 0.39
     "dev_sentences_l.yaml": (0.31, 1),  # 0.34
     "dev_sentences_m.yaml": (0.35, 0),  # 0.38
