@@ -419,9 +419,17 @@ _DENIED = re.compile(
     r"(?:そういった|そういう|そうした|といった|などの|等の)(?:もの|物|お話|話|こと|事|商品|ご案内)(?:は|も)"
     r"[^。？！?!、,]{0,6}?(?:ません|ない|ねえ|へん|かねま))"
 )
+# A claim others make, which the agent warns about: 絶対儲かるなんて話をしてくる業者にはご注意ください /
+# 必ず値上がりするなどと言って勧誘する業者 / 元本保証をうたう業者. The clause before the quotative is theirs.
+_WARNED = re.compile(
+    r"[^。？！?!、,]{1,40}?(?=\s*(?:(?:なんて|などと|とか|みたいな|といった|という)\s*(?:お|ご)?(?:話|こと|事|言葉|セールス|勧誘|営業|電話)?"
+    r"(?:を|で)?\s*(?:し|する|言っ|言う|いう|持ちかけ|持ち掛け|うたっ|うたう|謳っ|謳う)|を\s*(?:うたっ|うたう|謳っ|謳う))"
+    r"[^。？！?!、,]{0,8}?(?:業者|会社|人|者|電話|勧誘|セールス|話|広告|サイト))"
+)
 # Cheap tests before the regexes: a word each of them cannot match without.
 _SAID_CUES = ("おっしゃ", "仰", "こと", "事")
 _DENIAL_CUES = ("ません", "ない", "ねえ", "へん", "かねま")
+_WARNED_CUES = ("業者", "会社", "人", "者", "電話", "勧誘", "セールス", "話", "広告", "サイト")
 
 
 @lru_cache(maxsize=256)
@@ -433,6 +441,8 @@ def mentions(norm: str) -> tuple[tuple[int, int], ...]:
     said = tuple(m.span() for m in _SAID_BY_CUSTOMER.finditer(norm)) if any(c in norm for c in _SAID_CUES) else ()
     if any(c in norm for c in _DENIAL_CUES):
         said += tuple(m.span() for m in _DENIED.finditer(norm))
+    if any(c in norm for c in _WARNED_CUES):
+        said += tuple(m.span() for m in _WARNED.finditer(norm))
     if "「" not in norm and "『" not in norm:
         return said
     return tuple(m.span() for m in _MENTION.finditer(norm)) + said

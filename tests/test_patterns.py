@@ -83,6 +83,10 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるって、ないですよね、こんな話", True),  # the denial is past the clause
         ("絶対儲かる、ってことはないですよ", False),  # a pause before the quotative
         ("必ず値上がりする、というものではございません", False),
+        # a claim others make, which the agent warns about
+        ("絶対に儲かるなんて話をしてくる業者にはご注意ください", False),
+        ("必ず値上がりするなどと言って勧誘する業者にご注意ください", False),
+        ("絶対儲かりますよ、こんな話はめったにないです", True),  # said, then talked about
         # several claims listed and denied together
         ("絶対儲かるとか、元本割れしないとか、そういったお話は一切ございません", False),
         ("必ず値上がりするですとか、そういうものはございません", False),
