@@ -83,7 +83,10 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるって、ないですよね、こんな話", True),  # the denial is past the clause
         ("絶対儲かる、ってことはないですよ", False),  # a pause before the quotative
         ("必ず値上がりする、というものではございません", False),
+        ("絶対に儲かるということは、専門家でもお約束できません", False),  # a pause after the topic
+        ("絶対に儲かるということは、私が保証します", True),
         # a claim others make, which the agent warns about
+        ("絶対儲かるなんて話は、まず疑ってください", False),
         ("絶対に儲かるなんて話をしてくる業者にはご注意ください", False),
         ("必ず値上がりするなどと言って勧誘する業者にご注意ください", False),
         ("絶対儲かりますよ、こんな話はめったにないです", True),  # said, then talked about
