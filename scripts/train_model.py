@@ -53,10 +53,11 @@ THRESHOLD = 0.65
 # (健医の小林と申します, for やまと保険の小林) as a named person's medical record at 0.65; on the hold-out
 # above 0.7 costs 0.004 / 0.007 of recall and alerts 0.06 fewer clean lines per 18.
 # discrimination at 0.55 rather than 0.45 (2026-12-02): on replays of recorded calls whose sets the model
-# had not seen (I+J, model without them; K-P, model without them), 0.55 alerted 6 fewer of 224 clean
-# utterances (39 -> 33: neutral mentions such as シングルマザーの方向け, ご高齢のお客様向け read as
-# discrimination) and found 3 fewer of 656 violations; misleading 0.75 traded 6 for 7, abusive and pii
-# higher lost more than they saved.
+# had not seen (I+J, model without them; K-P, model without them; both models also trained on near-miss
+# talk since kept out), 0.55 alerted 6 fewer of 224 clean utterances (39 -> 33: neutral mentions such as
+# シングルマザーの方向け, ご高齢のお客様向け read as discrimination) and found 3 fewer of 656 violations;
+# with a model trained on the shipped data without K-P, 31 -> 27 of K-P's 168 and 415 -> 413 of 492.
+# misleading 0.75 traded 6 for 7; abusive and pii higher lost more than they saved.
 THRESHOLDS = {"discrimination": 0.55, "abusive": 0.45, "misleading": 0.65, "pii": 0.7}
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20

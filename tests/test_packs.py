@@ -170,8 +170,9 @@ def test_dev_set_recall_on_true_text(written, name):
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
 # no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
-# alone find in the speech of writers they were not fitted to, and M-P too. ZO-ZR got audio and
-# transcripts on 2026-12-02 (their violations shaped rules before: not held out); Q-ZN and ZS-ZZ have none yet.
+# alone find in the speech of writers they were not fitted to, and M-P too. Q-ZZ have no transcripts
+# yet (ZO-ZR's were made on 2026-12-02 and kept out: trained on, they taught the model that a utility's
+# introduction, 桜電力の佐藤と申します, is an impersonation, and the compliant sample call alerted).
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -189,10 +190,6 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_n.yaml": (0.26, 0),  # 0.29 (dialect: Whisper base hears it worst)
     "dev_sentences_o.yaml": (0.36, 1),  # 0.39
     "dev_sentences_p.yaml": (0.35, 1),  # 0.38
-    "dev_sentences_zo.yaml": (0.31, 1),  # 0.34
-    "dev_sentences_zp.yaml": (0.48, 1),  # 0.51
-    "dev_sentences_zq.yaml": (0.27, 1),  # 0.30
-    "dev_sentences_zr.yaml": (0.35, 1),  # 0.38
 }
 
 
@@ -207,3 +204,25 @@ def test_dev_set_recall_on_whisper_transcripts(written, name):
     least, most_false = TRANSCRIPT_FLOORS[name]
     assert recall >= least, f"recall {recall:.2f} on Whisper's transcripts of {name}"
     assert false <= most_false, f"{false} false alerts on {clean} clean transcripts of {name}"
+
+
+# Near-miss ordinary talk: 200 compliant agent lines each, written on 2026-12-02 by four helpers to share
+# words with violations (neutral mentions of age, disability, nationality or welfare; honest fee, risk and
+# cooling-off statements; scam warnings; company and masked numbers; バカ売れ, 死ぬほど暑い). Held out from
+# the model's training (named nearmiss_, not talk_): the shipped packs alerted 18 of the 800 when they were
+# written, 14 now; at most this many of each file may alert.
+NEAR_MISS = {"nearmiss_c.yaml": 3, "nearmiss_d.yaml": 3, "nearmiss_e.yaml": 5, "nearmiss_f.yaml": 7}
+
+
+def test_every_near_miss_file_has_a_ceiling():
+    assert set(NEAR_MISS) == {p.name for p in DATA.glob("nearmiss_*.yaml")}
+
+
+@pytest.mark.parametrize("name", sorted(NEAR_MISS))
+def test_near_miss_talk_stays_quiet(shipped, name):
+    lines = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["lines"]
+    assert len(lines) == 200
+    alerted = [
+        line["text"] for line in lines if any(h.category != "required_phrase" for h in shipped.match(line["text"]))
+    ]
+    assert len(alerted) <= NEAR_MISS[name], alerted
