@@ -435,27 +435,7 @@ _WARNED = re.compile(
 # Cheap tests before the regexes: a word each of them cannot match without.
 _SAID_CUES = ("おっしゃ", "仰", "こと", "事")
 _DENIAL_CUES = ("ません", "ない", "ねえ", "へん", "かねま")
-_WARNED_CUES = (
-    "業者",
-    "会社",
-    "人",
-    "者",
-    "電話",
-    "勧誘",
-    "セールス",
-    "話",
-    "広告",
-    "サイト",
-    "疑",
-    "注意",
-    "気を",
-    "詐欺",
-    "嘘",
-    "うそ",
-    "ウソ",
-    "あり",
-    "信じ",
-)
+_WARNED_CUES = ("なんて", "なんか", "などと", "とか", "みたいな", "という", "といった", "うた", "謳")
 
 
 @lru_cache(maxsize=256)
