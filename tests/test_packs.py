@@ -222,7 +222,5 @@ def test_every_near_miss_file_has_a_ceiling():
 def test_near_miss_talk_stays_quiet(shipped, name):
     lines = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["lines"]
     assert len(lines) == 200
-    alerted = [
-        line["text"] for line in lines if any(h.category != "required_phrase" for h in shipped.match(line["text"]))
-    ]
+    alerted = [line["text"] for line in lines if shipped.match(line["text"])]  # (required phrases never hit)
     assert len(alerted) <= NEAR_MISS[name], alerted
