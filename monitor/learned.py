@@ -104,27 +104,44 @@ def train(
         for k in f:
             counts[k] = counts.get(k, 0) + 1
     vocab = {k: i for i, k in enumerate(sorted(k for k, n in counts.items() if n >= min_count))}
-    x = np.zeros((len(docs), len(vocab)), dtype=np.float32)
-    for row, f in enumerate(feats):
-        cols = [vocab[k] for k in f if k in vocab]
-        if cols:
-            x[row, cols] = 1.0 / math.sqrt(len(cols))
+    # The lemma features as a sparse matrix (a line has a few dozen of some 20,000): each line's
+    # columns, each weighing 1/sqrt(their number), in row order and again in column order
+    cols = [sorted(vocab[k] for k in f if k in vocab) for f in feats]
+    rows = np.repeat(np.arange(len(docs)), [len(c) for c in cols])
+    col = np.fromiter((c for cs in cols for c in cs), dtype=np.int64, count=len(rows))
+    val = np.repeat(
+        np.array([1.0 / math.sqrt(len(c)) if c else 0.0 for c in cols], dtype=np.float32), [len(c) for c in cols]
+    )
+    by_col = np.argsort(col, kind="stable")
+    row_starts, col_starts = _starts(rows, len(docs)), _starts(col[by_col], len(vocab))
+    dense = np.zeros((len(docs), 0), dtype=np.float32)
     if vectors is not None:
-        dense = np.stack([vectors.mean([r for _, r in vectors.words(d)]) for d in docs]).astype(np.float32)
+        means = np.stack([vectors.mean([r for _, r in vectors.words(d)]) for d in docs]).astype(np.float32)
         # Centred: every line's mean shares one direction (the language's), which says nothing
-        center = dense.mean(axis=0) if vector_center else np.zeros(dense.shape[1], dtype=np.float32)
-        x = np.hstack([x, (dense - center) * vector_scale])
+        center = means.mean(axis=0) if vector_center else np.zeros(means.shape[1], dtype=np.float32)
+        dense = (means - center) * vector_scale
     y = np.eye(len(cats), dtype=np.float32)[[cats.index(c or CLEAN) for c in labels]]
-    w = np.zeros((x.shape[1], len(cats)), dtype=np.float32)
-    b = np.zeros(len(cats), dtype=np.float32)
-    for _ in range(iterations):
-        z = x @ w + b
+    split = len(vocab)
+
+    def loss(wb: np.ndarray) -> tuple[float, np.ndarray]:
+        """Mean cross-entropy + l2/2 |w|^2 (the bias not penalised) and its gradient; `wb` is the
+        weights with the bias as their last row."""
+        w, b = wb[:-1], wb[-1]
+        z = _sum_at(val[:, None] * w[col], row_starts) + dense @ w[split:] + b
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g = (p - y) / len(docs)
-        w -= rate * (x.T @ g + l2 * w)
-        b -= rate * g.sum(axis=0)
+        total = p.sum(axis=1, keepdims=True)
+        ce = float(np.mean(np.log(total[:, 0]) - (z * y).sum(axis=1)))
+        g = (p / total - y) / len(docs)
+        grad = np.vstack([_sum_at((val[:, None] * g[rows])[by_col], col_starts), dense.T @ g, g.sum(axis=0)[None]])
+        grad[:-1] += l2 * w
+        return ce + 0.5 * l2 * float((w * w).sum()), grad
+
+    wb = np.zeros((split + dense.shape[1] + 1, len(cats)), dtype=np.float32)
+    for _ in range(iterations):
+        wb -= rate * loss(wb)[1]
+    final, grad = loss(wb)
+    w, b = wb[:-1], wb[-1]
     weights = {k: [round(float(v), 4) for v in w[i]] for k, i in vocab.items()}
     model = {
         "format": FORMAT,
@@ -133,6 +150,12 @@ def train(
         "threshold": threshold,
         "thresholds": {c: float(v) for c, v in sorted((thresholds or {}).items())},
         "weights": weights,
+        "fit": {
+            "iterations": iterations,
+            "l2": l2,
+            "loss": round(final, 6),
+            "gradient": round(float(np.abs(grad).max()), 6),
+        },
     }
     if overrule:
         model["overrule"] = {k: float(overrule[k]) for k in ("clean", "below")}
@@ -144,6 +167,20 @@ def train(
             "weights": [[round(float(v), 5) for v in row] for row in w[len(vocab) :]],
         }
     return model
+
+
+def _starts(index: np.ndarray, n: int) -> np.ndarray:
+    """Where each of the values 0..n-1 starts in a sorted index array (n + 1 offsets)."""
+    return np.searchsorted(index, np.arange(n + 1))
+
+
+def _sum_at(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of the rows of `values` between successive offsets (an empty run sums to 0)."""
+    out = np.zeros((len(starts) - 1, values.shape[1]), dtype=values.dtype)
+    full = starts[:-1] < starts[1:]
+    if full.any():
+        out[full] = np.add.reduceat(values, starts[:-1][full], axis=0)
+    return out
 
 
 class Classifier:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import textwrap
+
+import pytest
 
 import yaml
 
@@ -260,6 +263,32 @@ def test_word_vectors_carry_a_word_to_ones_of_like_meaning(analyzer):
     # and its evidence is the word, not the line
     start, end = read.find(unseen, "abusive")[0]
     assert "阿呆" in unseen.norm[start:end]
+
+
+def test_training_minimises_the_loss_of_what_the_classifier_reads(analyzer):
+    # The trainer works on a sparse matrix of the features; the classifier scores a line in plain
+    # Python. The loss the trainer reports is the one of the classifier's own scores, and it falls
+    # with training (a line left with no feature of min_count 2 still counts).
+    lines = [
+        ("お前は本当に馬鹿だな", "abusive"),
+        ("そんな馬鹿な話があるか", "abusive"),
+        ("絶対に儲かりますので本当にご安心ください", "misleading"),
+        ("絶対に損はしませんので今日中にお願いします", "misleading"),
+        ("本日はお電話ありがとうございます", None),
+        ("ご住所の変更を承りました、ありがとうございます", None),
+        ("はい", None),
+    ]
+    docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
+    losses = []
+    for iterations in (0, 20, 200):
+        model = train(docs, labels, iterations=iterations, vectors=vectors.load())
+        read = Classifier(model)
+        ce = -sum(math.log(read.scores(d)[c or "clean"]) for d, c in zip(docs, labels, strict=True)) / len(docs)
+        squares = sum(v * v for ws in model["weights"].values() for v in ws)
+        squares += sum(v * v for ws in model["vectors"]["weights"] for v in ws)
+        assert abs(ce + 0.5 * model["fit"]["l2"] * squares - model["fit"]["loss"]) < 1e-3
+        losses.append(model["fit"]["loss"])
+    assert losses[0] == pytest.approx(math.log(3)) and losses[0] > losses[1] > losses[2]
 
 
 def test_a_number_said_is_seen_by_its_length_and_by_the_pii_detectors(analyzer):
