@@ -58,7 +58,23 @@ THRESHOLD = 0.65
 # シングルマザーの方向け, ご高齢のお客様向け read as discrimination) and found 3 fewer of 656 violations;
 # with a model trained on the shipped data without K-P, 31 -> 27 of K-P's 168 and 415 -> 413 of 492.
 # misleading 0.75 traded 6 for 7; abusive and pii higher lost more than they saved.
-THRESHOLDS = {"discrimination": 0.55, "abusive": 0.45, "misleading": 0.65, "pii": 0.7}
+# Since the evening of 2026-12-02 the trainer is stable (the bias has its own step; before, it jumped
+# between two values every step and a fold's model depended on the parity of its last step: 401 steps
+# instead of 400 alerted 56 of the 800 near-miss lines, not 14, at the same thresholds) and weighs a clean line 3 times a
+# violation (CLEAN_WEIGHT). Its probabilities are surer of clean, so the thresholds are lower. On the
+# grouped hold-out (`/tmp/exp/hold.py`, six sets at a time, the near-miss files c and d in training, e and
+# f scored by the full model): 0.40 / 0.30 / 0.50 / 0.55 found 0.907 / 0.843 of the unfitted true text /
+# transcripts at 0.60 / 1.12 clean lines alerted per 18 and alerted 13 of near-miss e and f's 400; the
+# unstable trainer at the thresholds before, 0.891 / 0.857 at 0.58 / 1.61 and 10 of 400.
+# Pii at 0.6, not 0.55: the live path read the noisy compliant sample call's garbled opening (健医の
+# 小林と申します) as a named person's medical record at 0.56-0.59 (the learned pack's own example, a PIN
+# read out in katakana, scores 0.64); on the same hold-out 0.6 finds 0.906 / 0.840 (0.001 / 0.003 less)
+# at the same 0.60 / 1.12 per 18, and one near-miss line fewer.
+THRESHOLDS = {"discrimination": 0.4, "abusive": 0.3, "misleading": 0.5, "pii": 0.6}
+# A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
+# stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
+# e and f's 400 alerted; weight 3 at 0.4 / 0.3 / 0.5 / 0.55, 0.915 / 0.857 at 0.73 / 1.45 and 14.
+CLEAN_WEIGHT = 3.0
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
@@ -113,6 +129,7 @@ def fit(
         thresholds=THRESHOLDS if threshold is None else None,
         vectors=vectors.load() if word_vectors else None,
         overrule=OVERRULE if overrule else None,
+        clean_weight=CLEAN_WEIGHT,
     )
 
 

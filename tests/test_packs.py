@@ -154,6 +154,16 @@ HELD_OUT = {
     "dev_sentences_zx.yaml": (0.55, 1),  # 0.52, 0.59; 2 -> 1
     "dev_sentences_zy.yaml": (0.43, 1),  # 0.37, 0.46; 3 -> 1
     "dev_sentences_zz.yaml": (0.49, 0),  # 0.45, 0.52; 1 -> 0
+    # ZZA-ZZF (solar panels and batteries, moving and junk removal, fee/tax/utility arrears
+    # collection, a rural co-op, study abroad and overseas property, ride-hailing and food delivery),
+    # written 2026-12-02 evening, measured first (rules alone 0.459, rules + model 0.886 with 8 of 168
+    # clean alerted); then the misses of all but ZZB that name a known trick shaped general patterns.
+    "dev_sentences_zza.yaml": (0.42, 3),  # recall 0.44 when written, 0.45 now; 3 false
+    "dev_sentences_zzb.yaml": (0.47, 0),  # 0.50, 0.50; 0
+    "dev_sentences_zzc.yaml": (0.49, 0),  # 0.48, 0.52; 0
+    "dev_sentences_zzd.yaml": (0.55, 1),  # 0.54, 0.59; 1
+    "dev_sentences_zze.yaml": (0.42, 1),  # 0.44, 0.45; 1
+    "dev_sentences_zzf.yaml": (0.35, 1),  # 0.37, 0.38; 1
 }
 
 
@@ -170,9 +180,10 @@ def test_dev_set_recall_on_true_text(written, name):
 # words are rarer, their speech more casual), and some clean sentences come back as something else
 # (元本保証のない商品 as ガンポン保証の内装品, 来週再入荷します as 来週際に浮かします, お釜 as おかま):
 # no rule on the text can tell. I-L, held out from the rules' violations, show what the written rules
-# alone find in the speech of writers they were not fitted to, and M-P too. Q-ZZ have no transcripts
-# yet (ZO-ZR's were made on 2026-12-02 and kept out: trained on, they taught the model that a utility's
-# introduction, 桜電力の佐藤と申します, is an impersonation, and the compliant sample call alerted).
+# alone find in the speech of writers they were not fitted to, and M-P too. ZO-ZR's transcripts were made
+# on 2026-12-02 and kept out for an evening (trained on, the unstable trainer's model read a utility's
+# introduction, 桜電力の佐藤と申します, as an impersonation); ZZB's and ZZF's were made before anything was
+# fitted to those sets. The other sets have none yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -190,6 +201,12 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_n.yaml": (0.26, 0),  # 0.29 (dialect: Whisper base hears it worst)
     "dev_sentences_o.yaml": (0.36, 1),  # 0.39
     "dev_sentences_p.yaml": (0.35, 1),  # 0.38
+    "dev_sentences_zo.yaml": (0.31, 1),  # 0.34 now
+    "dev_sentences_zp.yaml": (0.48, 1),  # 0.51
+    "dev_sentences_zq.yaml": (0.27, 1),  # 0.31
+    "dev_sentences_zr.yaml": (0.34, 1),  # 0.38
+    "dev_sentences_zzb.yaml": (0.31, 2),  # 0.34 (0.34 when made)
+    "dev_sentences_zzf.yaml": (0.21, 3),  # 0.24 (0.23 when made)
 }
 
 
@@ -208,10 +225,12 @@ def test_dev_set_recall_on_whisper_transcripts(written, name):
 
 # Near-miss ordinary talk: 200 compliant agent lines each, written on 2026-12-02 by four helpers to share
 # words with violations (neutral mentions of age, disability, nationality or welfare; honest fee, risk and
-# cooling-off statements; scam warnings; company and masked numbers; バカ売れ, 死ぬほど暑い). Held out from
-# the model's training (named nearmiss_, not talk_): the shipped packs alerted 18 of the 800 when they were
-# written, 14 now; at most this many of each file may alert.
-NEAR_MISS = {"nearmiss_c.yaml": 3, "nearmiss_d.yaml": 3, "nearmiss_e.yaml": 5, "nearmiss_f.yaml": 7}
+# cooling-off statements; scam warnings; company and masked numbers; バカ売れ, 死ぬほど暑い). The shipped
+# packs alerted 18 of the 800 when they were written. Two of the four files (c, d) became training talk
+# (talk_c, talk_d) once the trainer was stable; e and f stay held out from the model's training (named
+# nearmiss_, not talk_): at most this many of each may alert. The stable trainer's model alerts 4 + 6 of
+# them, as the unstable one's did (and that one stopped a step later, 12 + 16).
+NEAR_MISS = {"nearmiss_e.yaml": 5, "nearmiss_f.yaml": 7}
 
 
 def test_every_near_miss_file_has_a_ceiling():
