@@ -2,7 +2,8 @@
 
 Rules fitted to the phrasings they have seen generalise poorly to another writer's (README:
 sets C-J found 0.41-0.82 of their violations before the packs were extended for them). This
-model is multinomial logistic regression over the lemmas of a line and their pairs, and the mean
+model is multinomial logistic regression over the lemmas of a line and their pairs, its reading
+three kana at a time (what Whisper heard, whatever kanji it chose), and the mean
 of its content words' static word vectors (monitor.vectors: a word it never saw in training still
 lands near words of the same meaning), trained on
 the labelled dev sentences (their true text and what Whisper wrote for them) and, as clean lines,
@@ -16,6 +17,7 @@ words.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -44,12 +46,16 @@ def _number_length(n: int) -> str:
     return "1-3" if n <= 3 else "4" if n == 4 else "5-9" if n <= 9 else "10-13" if n <= 13 else "14+"
 
 
-def features(doc: Doc) -> dict[str, list[int]]:
+def features(doc: Doc, reading: int = 0) -> dict[str, list[int]]:
     """Each feature of the line (a lemma, or two lemmas in a row joined by "_") and the words it
     stands on; and for each number said, its length ("#len:4") and the PII detectors that take it
     ("#pii:card"). A number's lemma is its own (九千十一), so without these the model could not tell
     the four digits of カード番号は末尾の4桁、9011だけ from a card number read out (on sets ZO-ZV,
-    trained without them: clean lines alerted 14 -> 12 of 224, recall 0.866 -> 0.867)."""
+    trained without them: clean lines alerted 14 -> 12 of 224, recall 0.866 -> 0.867).
+
+    With `reading` = n, also every n kana in a row of the line's folded reading ("~カイヤ"): Whisper
+    often writes the right sound in the wrong kanji (開薬 for 解約, 痛く for 委託, 安証 for 暗証), and
+    what a line sounds like is the same either way."""
     lemmas = [w.lemma for w in doc.words]
     out: dict[str, list[int]] = {}
     for i, lemma in enumerate(lemmas):
@@ -66,6 +72,12 @@ def features(doc: Doc) -> dict[str, list[int]]:
     for kind in DETECTORS:
         for span in finder.find(kind):
             out.setdefault("#pii:" + kind, []).extend(words(span.start, span.end))
+    if reading:
+        text, starts = doc.folded.text, doc.folded.starts
+        last = len(doc.words) - 1
+        for i in range(len(text) - reading + 1):
+            w = bisect.bisect_right(starts, i) - 1
+            out.setdefault("~" + text[i : i + reading], []).append(max(0, min(w, last)))
     return out
 
 
@@ -84,6 +96,7 @@ def train(
     vector_scale: float = VECTOR_SCALE,
     vector_center: bool = True,
     overrule: dict[str, float] | None = None,
+    reading: int = 0,
 ) -> dict[str, Any]:
     """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
 
@@ -98,12 +111,13 @@ def train(
             violations, such as misleading's honest risk disclosures, needs more).
         vectors: word vectors whose line mean joins the features, scaled by `vector_scale` (the
             lemma features of a line together weigh 1).
+        reading: n > 0: the line's reading, n kana at a time, joins the features (`features`).
         overrule: {"clean": p, "below": q}: a written rule that a pack's `overrules` names gives
             way on a line the model reads as clean with p or more and as the rule's category with
             less than q (`Classifier.clears`); None: never.
     """
     cats = sorted({c for c in labels if c}) + [CLEAN]
-    feats = [set(features(d)) for d in docs]
+    feats = [set(features(d, reading)) for d in docs]
     counts: dict[str, int] = {}
     for f in feats:
         for k in f:
@@ -171,6 +185,8 @@ def train(
             "gradient": round(float(np.abs(grad).max()), 6),
         },
     }
+    if reading:
+        model["features"] = {"reading": reading}
     if overrule:
         model["overrule"] = {k: float(overrule[k]) for k in ("clean", "below")}
     if vectors is not None:
@@ -210,6 +226,7 @@ class Classifier:
         self.thresholds = {c: float(own.get(c, self.threshold)) for c in self.categories}
         self.weights: dict[str, list[float]] = model["weights"]
         self.overrule: dict[str, float] | None = model.get("overrule")
+        self.reading = int((model.get("features") or {}).get("reading", 0))
         self.vectors: WordVectors | None = None
         self._dense = None
         if model.get("vectors"):
@@ -240,7 +257,7 @@ class Classifier:
         # thread scoring another line meanwhile cannot mix the two).
         last = self._last
         if last is None or last[0] is not doc:
-            feats = features(doc)
+            feats = features(doc, self.reading)
             rows = self.vectors.words(doc) if self.vectors is not None else []
             last = self._last = (doc, feats, rows, self._scores(feats, rows))
         return last[1], last[2], last[3]

@@ -70,11 +70,21 @@ THRESHOLD = 0.65
 # 小林と申します) as a named person's medical record at 0.56-0.59 (the learned pack's own example, a PIN
 # read out in katakana, scores 0.64); on the same hold-out 0.6 finds 0.906 / 0.840 (0.001 / 0.003 less)
 # at the same 0.60 / 1.12 per 18, and one near-miss line fewer.
-THRESHOLDS = {"discrimination": 0.4, "abusive": 0.3, "misleading": 0.5, "pii": 0.6}
+# Pii at 0.65 since the reading features (below): the live path read the misleading sample call's garbled
+# いえ、こちらの当時進宅は、ガンポン補償です (元本保証) as pii at 0.61 (~ショー of 暗証 and 免許証, がん);
+# on the hold-out 0.65 finds 0.001 - 0.002 less, on the K-P replay 3 of 492 fewer, no clean line more.
+THRESHOLDS = {"discrimination": 0.4, "abusive": 0.3, "misleading": 0.5, "pii": 0.65}
 # A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
 # stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
 # e and f's 400 alerted; weight 3 at 0.4 / 0.3 / 0.5 / 0.55, 0.915 / 0.857 at 0.73 / 1.45 and 14.
 CLEAN_WEIGHT = 3.0
+# The line's reading, three kana at a time, joins the features (learned.features): Whisper writes the
+# right sound in the wrong kanji (開薬 for 解約, 痛く for 委託, やちん for 家賃). Same hold-out, at the
+# thresholds above: true text 0.913 -> 0.915 at 0.67 -> 0.68 clean lines alerted per 18, transcripts of
+# A-P 0.848 -> 0.849 at 1.12 -> 0.88, of ZO-ZR/ZZB/ZZF 0.848 at 1.39 -> 1.18; replayed calls of K-P
+# and I+J (models without them) 539 of 656 found either way, clean utterances alerted 15 -> 9 of 224.
+# Two kana: 536 at 11; four: 537 at 12.
+READING = 3
 # Where a written rule (of a pack the learned rule's `overrules` names) gives way: the model reads the
 # line as clean with 0.8 or more and as the rule's category with under 0.1. On the hold-out of the 20
 # unfitted sets this took the clean lines alerted (rules and model, true text) from 1.38 to 0.84 per 18
@@ -130,6 +140,7 @@ def fit(
         vectors=vectors.load() if word_vectors else None,
         overrule=OVERRULE if overrule else None,
         clean_weight=CLEAN_WEIGHT,
+        reading=READING,
     )
 
 

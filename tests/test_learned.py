@@ -319,6 +319,36 @@ def test_a_number_said_is_seen_by_its_length_and_by_the_pii_detectors(analyzer):
     assert masked < 0.5 < read_out
 
 
+def test_a_word_heard_in_the_wrong_kanji_still_reads_the_same(analyzer):
+    # Whisper writes the right sound in the wrong kanji (開薬 for 解約, 安証 for 暗証): by its lemmas
+    # the line is another line; by its reading, the same.
+    lines = [
+        ("解約はできません", "misleading"),
+        ("途中の解約はできません", "misleading"),
+        ("暗証番号を教えてください", "pii"),
+        ("カードの暗証番号を教えてください", "pii"),
+        ("変更はできません", None),
+        ("途中の変更はできません", None),
+        ("注文番号を教えてください", None),
+        ("会員番号を教えてください", None),
+    ]
+    docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
+    misheard = analyzer.analyze("開薬はできません")
+    assert "~カイヤ" in features(misheard, 3) and "~カイヤ" in features(docs[0], 3)
+    assert not any(f.startswith("~") for f in features(misheard))
+    by_lemma = Classifier(train(docs, labels, min_count=1))
+    by_reading = Classifier(train(docs, labels, min_count=1, reading=3))
+    assert by_reading.reading == 3 and by_lemma.reading == 0
+    for text, category in (("開薬はできません", "misleading"), ("安証番号を教えてください", "pii")):
+        doc = analyzer.analyze(text)
+        assert by_lemma.scores(doc)[category] < 0.5 < by_reading.scores(doc)[category], text
+    # The evidence a reading feature gives stands on the words that sound it
+    by_reading.thresholds["misleading"] = 0.0
+    doc = analyzer.analyze("途中の開薬はできません")
+    ((start, end),) = by_reading.find(doc, "misleading")
+    assert "開薬" in doc.norm[start:end]
+
+
 def test_a_clean_line_is_left_alone(shipped):
     for text in ("本日はお電話ありがとうございます", "カード番号の下四桁でご本人確認をさせていただきます"):
         assert shipped.match(text) == [], text
