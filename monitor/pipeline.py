@@ -21,6 +21,7 @@ from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
 
 _CAUGHT_UP = 0.25  # seconds of audio waiting below which the live loop has time for a second look
 _CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
+_SENTENCE_SPLIT = re.compile(r"(?<=[。？！?!\s])")
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
@@ -36,6 +37,9 @@ class MonitorOptions:
     required: bool = True  # check the packs' required phrases
     alternatives: bool = True  # also read the decoder's other hypotheses (Segment.alternatives)
     utterance_gap: float = 0.8  # seconds between two words that end an utterance (what a learned model reads)
+    # a learned model also reads each sentence of an utterance that holds several (Whisper runs two
+    # sentences said a second apart into one; a rule's hit in one silenced the model in the other)
+    sentences: bool = True
 
 
 class CallMonitor:
@@ -93,13 +97,15 @@ class CallMonitor:
         doc = self.ruleset.analyze(joined.text)
         # The learned model reads each utterance this segment ends, not the whole context.
         whole = (0, len(joined.text))
-        pieces = [whole]
+        pieces = readings = [whole]
         if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
-            pieces = _utterances(joined, offset, self.options.utterance_gap)
+            pieces = readings = _utterances(joined, offset, self.options.utterance_gap)
+            if self.options.sentences:
+                readings = pieces + _sentences(joined.text, pieces, offset)
         overruled: list[Hit] = []
         hits = self.ruleset.match(
             doc,
-            [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in pieces],
+            [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in readings],
             overruled=overruled,
         )
         # A hit the model overruled stays overruled once its utterance is over (the pieces of a
@@ -116,8 +122,8 @@ class CallMonitor:
         found += other
         for h, at, until, heard_as in found:
             # One slip, however the sentence grows after it; a learned model's evidence words move
-            # as the utterance grows, so it alerts once an utterance (keyed by where it starts).
-            key = (h.rule_id, -1 - max(a for a, _ in pieces if a <= h.start) if h.rule_id in learned else at)
+            # as the utterance grows, so it alerts once a sentence it reads (keyed by where it starts).
+            key = (h.rule_id, -1 - max(a for a, _ in readings if a <= h.start) if h.rule_id in learned else at)
             if key in self.alerted or ((h.rule_id, at) in self.overruled and at < pieces[0][0]):
                 continue
             self.alerted.add(key)
@@ -276,6 +282,21 @@ def _utterances(joined: Segment, offset: int, gap: float) -> list[tuple[int, int
     start = max((p for p in pauses if p <= offset), default=0)
     cuts = [start, *(p for p in pauses if p > start), len(text)]
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _sentences(text: str, pieces: list[tuple[int, int]], offset: int) -> list[tuple[int, int]]:
+    """The sentences of each piece that holds more than one, (start, end) in `text`: split after
+    。？！ and after a space (Whisper's mark of a pause where it wrote no punctuation), those that
+    reach past `offset`. On replays of the dev calls (K-P, I+J: utterances a second apart, which
+    Whisper often ran together) the model reading them too found 561 of 656 violations instead of
+    539, alerting 12 of 224 clean utterances instead of 9."""
+    out = []
+    for a, b in pieces:
+        cuts = [m.start() for m in _SENTENCE_SPLIT.finditer(text, a, b) if a < m.start() < b]
+        if cuts:
+            bounds = [a, *cuts, b]
+            out += [(x, y) for x, y in zip(bounds, bounds[1:], strict=False) if y > offset and text[x:y].strip()]
+    return out
 
 
 # --------------------------------------------------------------------------- replay

@@ -164,6 +164,35 @@ def test_the_model_reads_an_utterance_whole_and_each_utterance_apart(shipped):
     assert alerts[0]["audio_end"] <= two.words[len(a) - 1].end < alerts[1]["audio_start"]
 
 
+def test_the_model_reads_each_sentence_of_an_utterance_whisper_ran_together(shipped):
+    # Two sentences said a second apart often come out of Whisper as one segment, their words
+    # without a pause between them: one utterance. A written rule's hit in the first sentence
+    # silenced the model in the whole of it, and the second sentence's slip was lost.
+    from monitor.events import Segment, Word
+    from monitor.pipeline import CallMonitor, MonitorOptions, _sentences
+
+    first, second = (
+        "いい加減にしろよ、こっちは暇じゃないんだ。",
+        "お客様、失礼ですが、頭は大丈夫ですか、さっき申し上げたばかりですよね",
+    )
+    text = first + second
+    words = tuple(Word(ch, i * 0.1, (i + 1) * 0.1) for i, ch in enumerate(text))
+    seg = Segment(text, 0.0, words[-1].end, "agent", words)
+    assert _sentences(text, [(0, len(text))], 0) == [(0, len(first)), (len(first), len(text))]
+    assert _sentences(text, [(0, len(text))], len(first) + 2) == [(len(first), len(text))]
+    assert _sentences(first, [(0, len(first))], 0) == []  # one sentence: the utterance is read already
+    assert _sentences("予約番号 ABCの件で", [(0, 11)], 0) == [(0, 5), (5, 11)]  # Whisper's space: a pause
+
+    def alerts(sentences: bool) -> list[tuple[str, float]]:
+        monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False, sentences=sentences))
+        return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
+
+    apart = alerts(True)
+    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "abusive.belittle.hima", "learned.abusive"]
+    assert apart[-1][1] >= words[len(first)].start  # in the second sentence
+    assert "learned.abusive" not in [r for r, _ in alerts(False)]
+
+
 def test_the_model_overrules_a_written_rule_where_it_reads_the_utterance_as_clean(shipped, written):
     # ja-learned's rules name the packs they overrule (not pii): a product named, not promised.
     named = "元本保証の商品をご希望でしたら、こちらの定期預金か個人向け国債がございます。"
