@@ -110,7 +110,7 @@ def train(
         thresholds: per category, where one differs (a category whose traps look most like its
             violations, such as misleading's honest risk disclosures, needs more).
         vectors: word vectors whose line mean joins the features, scaled by `vector_scale` (the
-            lemma features of a line together weigh 1).
+            sparse features of a line, lemmas and readings, together weigh 1).
         reading: n > 0: the line's reading, n kana at a time, joins the features (`features`).
         overrule: {"clean": p, "below": q}: a written rule that a pack's `overrules` names gives
             way on a line the model reads as clean with p or more and as the rule's category with
@@ -123,7 +123,7 @@ def train(
         for k in f:
             counts[k] = counts.get(k, 0) + 1
     vocab = {k: i for i, k in enumerate(sorted(k for k, n in counts.items() if n >= min_count))}
-    # The lemma features as a sparse matrix (a line has a few dozen of some 20,000): each line's
+    # The sparse features as a matrix (a line has a few dozen of some 50,000): each line's
     # columns, each weighing 1/sqrt(their number), in row order and again in column order
     cols = [sorted(vocab[k] for k in f if k in vocab) for f in feats]
     rows = np.repeat(np.arange(len(docs)), [len(c) for c in cols])

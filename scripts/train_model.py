@@ -67,8 +67,8 @@ THRESHOLD = 0.65
 # transcripts at 0.60 / 1.12 clean lines alerted per 18 and alerted 13 of near-miss e and f's 400; the
 # unstable trainer at the thresholds before, 0.891 / 0.857 at 0.58 / 1.61 and 10 of 400.
 # Pii at 0.6, not 0.55: the live path read the noisy compliant sample call's garbled opening (健医の
-# 小林と申します) as a named person's medical record at 0.56-0.59 (the learned pack's own example, a PIN
-# read out in katakana, scores 0.64); on the same hold-out 0.6 finds 0.906 / 0.840 (0.001 / 0.003 less)
+# 小林と申します) as a named person's medical record at 0.56-0.59 (the learned pack's katakana-PIN
+# example of then scored 0.64); on the same hold-out 0.6 finds 0.906 / 0.840 (0.001 / 0.003 less)
 # at the same 0.60 / 1.12 per 18, and one near-miss line fewer.
 # Pii at 0.65 since the reading features (below): the live path read the misleading sample call's garbled
 # いえ、こちらの当時進宅は、ガンポン補償です (元本保証) as pii at 0.61 (~ショー of 暗証 and 免許証, がん);
