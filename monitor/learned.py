@@ -289,13 +289,14 @@ class Classifier:
         """The categories the line is likely enough to be (what `find` would answer for)."""
         return {c for c in self.categories if c != CLEAN and self.find(doc, c)}
 
-    def find(self, doc: Doc, category: str) -> list[tuple[int, int]]:
+    def find(self, doc: Doc, category: str, margin: float = 0.0) -> list[tuple[int, int]]:
         """The normalised span of the words that weighed most for `category`, when the line has
-        `MIN_WORDS` words or more and is likely enough to be one; else nothing."""
+        `MIN_WORDS` words or more and is likely enough to be one (its threshold + `margin`); else
+        nothing."""
         if category not in self.categories or len(doc.words) < MIN_WORDS:
             return []
         feats, rows, scores = self._read(doc)
-        if scores.get(category, 0.0) < self.thresholds[category]:
+        if scores.get(category, 0.0) < self.thresholds[category] + margin:
             return []
         c = self.categories.index(category)
         clean = self.categories.index(CLEAN)

@@ -18,10 +18,16 @@ from .audio import SAMPLE_RATE, AudioError, Recording, decode_file
 from .events import Alert, Segment, Word, event
 from .redact import mask_numbers
 from .rules import SEVERITIES, Hit, RequiredPhrases, RuleSet
+from .text import Doc
 
 _CAUGHT_UP = 0.25  # seconds of audio waiting below which the live loop has time for a second look
 _CLAUSE_END = re.compile(r"[、。，,？！?!\s]$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。？！?!\s])")
+_GRAMMAR_MIN_WORDS = 7  # the fewest words of a sentence that only the grammar ends (see _sentences)
+_GRAMMAR_MARGIN = 0.1  # how much surer the learned model must be there than its threshold
+_PHRASE_STARTS = frozenset(
+    {"名詞", "代名詞", "副詞", "連体詞", "感動詞", "接続詞", "接頭辞", "形状詞", "動詞", "形容詞"}
+)
 
 __all__ = ["CallMonitor", "LiveMonitor", "LiveOptions", "MonitorOptions", "ReplayOptions", "replay"]
 
@@ -97,15 +103,16 @@ class CallMonitor:
         doc = self.ruleset.analyze(joined.text)
         # The learned model reads each utterance this segment ends, not the whole context.
         whole = (0, len(joined.text))
-        pieces = readings = [whole]
+        pieces, readings = [whole], [(*whole, 0.0)]
         if self.ruleset.model_rule_ids:  # (no second analysis for packs without a model)
-            pieces = readings = _utterances(joined, offset, self.options.utterance_gap)
+            pieces = _utterances(joined, offset, self.options.utterance_gap)
+            readings = [(a, b, 0.0) for a, b in pieces]
             if self.options.sentences:
-                readings = pieces + _sentences(joined.text, pieces, offset)
+                readings += _sentences(doc, pieces, offset)
         overruled: list[Hit] = []
         hits = self.ruleset.match(
             doc,
-            [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b])) for a, b in readings],
+            [(a, doc if (a, b) == whole else self.ruleset.analyze(joined.text[a:b]), m) for a, b, m in readings],
             overruled=overruled,
         )
         # A hit the model overruled stays overruled once its utterance is over (the pieces of a
@@ -123,7 +130,7 @@ class CallMonitor:
         for h, at, until, heard_as in found:
             # One slip, however the sentence grows after it; a learned model's evidence words move
             # as the utterance grows, so it alerts once a sentence it reads (keyed by where it starts).
-            key = (h.rule_id, -1 - max(a for a, _ in readings if a <= h.start) if h.rule_id in learned else at)
+            key = (h.rule_id, -1 - max(a for a, *_ in readings if a <= h.start) if h.rule_id in learned else at)
             if key in self.alerted or ((h.rule_id, at) in self.overruled and at < pieces[0][0]):
                 continue
             self.alerted.add(key)
@@ -284,20 +291,58 @@ def _utterances(joined: Segment, offset: int, gap: float) -> list[tuple[int, int
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def _sentences(text: str, pieces: list[tuple[int, int]], offset: int) -> list[tuple[int, int]]:
-    """The sentences of each piece that holds more than one, (start, end) in `text`: split after
-    。？！ and after a space (Whisper's mark of a pause where it wrote no punctuation), those that
-    reach past `offset`. On replays of the dev calls (K-P, I+J: utterances a second apart, which
-    Whisper often ran together) the model reading them too found 558 of 656 violations instead of
+def _sentences(doc: Doc, pieces: list[tuple[int, int]], offset: int) -> list[tuple[int, int, float]]:
+    """The sentences of each piece that holds more than one, (start, end, margin) in `doc.text`,
+    those that reach past `offset`: split after 。？！ and after a space (Whisper's mark of a pause
+    where it wrote no punctuation); and split also where the grammar ends a sentence
+    (`_grammar_ends`), the parts of `_GRAMMAR_MIN_WORDS` words or more (はい承りました is too little
+    for the model to read alone), for which the model must be `_GRAMMAR_MARGIN` surer (the grammar
+    also ends a sentence inside a garble: …ございますお気をつけておごしくらさえ).
+
+    On replays of the dev calls (K-P, I+J: utterances a second apart, which Whisper often ran
+    together) the model reading the punctuated sentences too found 558 of 656 violations instead of
     537, alerting 12 of 224 clean utterances instead of 9 (K-P in a shuffled order: 418 of 492
-    instead of 397, 24 of 168 clean instead of 21)."""
-    out = []
+    instead of 397, 24 of 168 clean instead of 21); the grammar's sentences as well, 564 with 13
+    (shuffled 428 with 26; without the margin 566 with 15, and 430 with 26)."""
+    text, out = doc.text, []
+    marks = [m.start() for m in _SENTENCE_SPLIT.finditer(text)]
+    ends = _grammar_ends(doc)
+    word_starts = [doc.starts[w.start] for w in doc.words]
     for a, b in pieces:
-        cuts = [m.start() for m in _SENTENCE_SPLIT.finditer(text, a, b) if a < m.start() < b]
-        if cuts:
-            bounds = [a, *cuts, b]
-            out += [(x, y) for x, y in zip(bounds, bounds[1:], strict=False) if y > offset and text[x:y].strip()]
+        cuts = [c for c in marks if a < c < b]
+        more = sorted({*cuts, *(c for c in ends if a < c < b)})
+        for split, least, margin in (
+            (cuts, 1, 0.0),
+            (more if more != cuts else [], _GRAMMAR_MIN_WORDS, _GRAMMAR_MARGIN),
+        ):
+            bounds = [a, *split, b] if split else []
+            for x, y in zip(bounds, bounds[1:], strict=False):
+                if (
+                    y > offset
+                    and not any((x, y) == (u, v) for u, v, _ in out)
+                    and text[x:y].strip()
+                    and sum(x <= w < y for w in word_starts) >= least
+                ):
+                    out.append((x, y, margin))
     return out
+
+
+def _grammar_ends(doc: Doc) -> list[int]:
+    """Where the grammar ends a sentence that Whisper ran on without a mark, offsets in `doc.text`:
+    after a sentence-final particle (…だよ, …ですね), an auxiliary's end form (…ます, …でした) or an
+    imperative (しろ), when a new phrase (a noun, adverb, verb, …; not a particle) follows:
+    いい加減にしろよ|こっちも暇じゃねえんだよ|お客様ちょっと口閉じててもらえます|今私が話してるんで…"""
+    words = [t for t in doc.tokens if not t.is_punct]
+    return [
+        doc.ends[t.end - 1]
+        for t, n in zip(words, words[1:], strict=False)
+        if n.pos in _PHRASE_STARTS
+        and (
+            t.pos2 == "終助詞"
+            or (t.pos == "助動詞" and t.cform.startswith(("終止形", "命令形")))
+            or (t.pos in ("動詞", "形容詞") and t.cform.startswith("命令形"))
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- replay

@@ -648,8 +648,8 @@ class ModelPattern:
                 f"model '{source}' knows no category '{category}' (it has {', '.join(self.classifier.categories)})"
             )
 
-    def find(self, doc: Doc) -> list[tuple[int, int]]:
-        return self.classifier.find(doc, self.category)
+    def find(self, doc: Doc, margin: float = 0.0) -> list[tuple[int, int]]:
+        return self.classifier.find(doc, self.category, margin)
 
 
 # --------------------------------------------------------------------------- rules and packs
@@ -1294,16 +1294,16 @@ class RuleSet:
     def match(
         self,
         text_or_doc: str | Doc,
-        learned_on: Sequence[tuple[int, Doc]] | None = None,
+        learned_on: Sequence[tuple[int, Doc, float]] | None = None,
         judged: set[str] | None = None,
         overruled: list[Hit] | None = None,
     ) -> list[Hit]:
         """Every line-level rule's hits in one line, in order of position.
 
-        `learned_on` = [(offset, doc of a piece of the line's text from that offset on), ...]: what a
-        learned model reads instead of the whole line (the last sentences of a longer context, one
-        by one; its evidence is diluted by the sentences around it). Its hits are shifted back into
-        the line. `judged`, when given, receives the categories whose rules found words there and
+        `learned_on` = [(offset, doc of a piece of the line's text from that offset on, margin), ...]:
+        what a learned model reads instead of the whole line (the last sentences of a longer context,
+        one by one; its evidence is diluted by the sentences around it), each needing its category's
+        threshold + margin. Its hits are shifted back into the line. `judged`, when given, receives the categories whose rules found words there and
         let them go (an `unless` or a quoted mention): a learned model of those categories stays
         quiet on the line (on that piece). `overruled`, when given, receives the written rules' hits
         a learned model's rule overrules (its `overrules`): in a piece the model reads as clean."""
@@ -1344,7 +1344,7 @@ class RuleSet:
             finder = PiiFinder(doc)
             for rule, pp in self._pii:
                 add(rule, pp.find_masked(finder))
-        pieces = learned_on or [(0, doc)]
+        pieces = learned_on or [(0, doc, 0.0)]
         hits: list[Hit] = []
         cancelled: list[tuple[str, int]] = []  # (category, where a rule's unless let its words go)
         for rule, spans in raw.values():
@@ -1358,7 +1358,7 @@ class RuleSet:
         # where a rule of its category found its words and its `unless` (or the quotes) judged
         # them harmless: 日本一長い商店街, 「絶対に儲かる」なんて話, お約束できません. (In the piece
         # the model reads: a rule's hit two sentences back does not silence the next sentence.)
-        for at, tail in pieces if self._models else ():
+        for at, tail, margin in pieces if self._models else ():
             until = at + len(tail.text)
             # Where a written rule of a pack it names fired on words the model reads as clean
             # (元本保証の商品をご希望でしたら: a product named, not promised), that rule gives way.
@@ -1376,7 +1376,7 @@ class RuleSet:
             found |= {c for c, s in cancelled if at <= s < until}
             for rule, mp in self._models:
                 if rule.category not in found:
-                    spans = [(s, e, ()) for s, e in mp.find(tail)]
+                    spans = [(s, e, ()) for s, e in mp.find(tail, margin)]
                     hits.extend(replace(h, start=h.start + at, end=h.end + at) for h in rule.hits(tail, spans))
         hits.sort(key=lambda h: (h.start, -SEVERITY_RANK[h.severity], h.rule_id))
         return hits

@@ -178,10 +178,16 @@ def test_the_model_reads_each_sentence_of_an_utterance_whisper_ran_together(ship
     text = first + second
     words = tuple(Word(ch, i * 0.1, (i + 1) * 0.1) for i, ch in enumerate(text))
     seg = Segment(text, 0.0, words[-1].end, "agent", words)
-    assert _sentences(text, [(0, len(text))], 0) == [(0, len(first)), (len(first), len(text))]
-    assert _sentences(text, [(0, len(text))], len(first) + 2) == [(len(first), len(text))]
-    assert _sentences(first, [(0, len(first))], 0) == []  # one sentence: the utterance is read already
-    assert _sentences("予約番号 ABCの件で", [(0, 11)], 0) == [(0, 5), (5, 11)]  # Whisper's space: a pause
+
+    def sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+        return [(a, b) for a, b, _ in _sentences(shipped.analyze(text), [(0, len(text))], offset)]
+
+    # (then the parts that the grammar ends too: …しろよ|こっちは…, …ですか|さっき…)
+    assert sentences(text)[:2] == [(0, len(first)), (len(first), len(text))]
+    assert sentences(text, len(first) + 2)[0] == (len(first), len(text))
+    assert all(b > len(first) + 2 for _, b in sentences(text, len(first) + 2))
+    assert sentences("お手続きの書類は来週中にお送りいたします。") == []  # one sentence: read already
+    assert sentences("予約番号 ABCの件で") == [(0, 5), (5, 11)]  # Whisper's space: a pause
 
     def alerts(sentences: bool) -> list[tuple[str, float]]:
         monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False, sentences=sentences))
@@ -190,6 +196,45 @@ def test_the_model_reads_each_sentence_of_an_utterance_whisper_ran_together(ship
     apart = alerts(True)
     assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "abusive.belittle.hima", "learned.abusive"]
     assert apart[-1][1] >= words[len(first)].start  # in the second sentence
+    assert "learned.abusive" not in [r for r, _ in alerts(False)]
+
+
+def test_the_model_reads_each_sentence_the_grammar_ends_where_whisper_wrote_no_mark(shipped):
+    # Whisper often writes a run of sentences without a 。 or a space. The grammar still ends them:
+    # a sentence-final particle (…んだよ) or an auxiliary's end form (…ですか) before a new phrase.
+    from monitor import pipeline
+    from monitor.events import Segment, Word
+    from monitor.pipeline import CallMonitor, MonitorOptions, _sentences
+
+    first, second, third = (
+        "いい加減にしろよこっちは暇じゃないんだよ",
+        "お客様失礼ですが頭は大丈夫ですか",
+        "さっき申し上げたばかりですよね",
+    )
+    text = first + second + third
+    doc = shipped.analyze(text)
+    # (いい加減にしろよ, three words, is too short to read alone: the utterance holds it; the model
+    # must be surer of a sentence only the grammar ends, since it also ends one inside a garble)
+    assert [(text[a:b], m) for a, b, m in _sentences(doc, [(0, len(text))], 0)] == [
+        ("こっちは暇じゃないんだよ", pipeline._GRAMMAR_MARGIN),
+        (second, pipeline._GRAMMAR_MARGIN),
+        (third, pipeline._GRAMMAR_MARGIN),
+    ]
+    assert pipeline._GRAMMAR_MARGIN > 0
+    # A clause that goes on (…ますので, …ない決まり) is not the end of a sentence.
+    going_on = "途中で解約はできない決まりになっておりますので一括でお願いしております"
+    assert _sentences(shipped.analyze(going_on), [(0, len(going_on))], 0) == []
+
+    words = tuple(Word(ch, i * 0.1, (i + 1) * 0.1) for i, ch in enumerate(text))
+    seg = Segment(text, 0.0, words[-1].end, "agent", words)
+
+    def alerts(sentences: bool) -> list[tuple[str, float]]:
+        monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False, sentences=sentences))
+        return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
+
+    apart = alerts(True)
+    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "abusive.belittle.hima", "learned.abusive"]
+    assert apart[-1][1] >= words[len(first)].start  # after the written rules' sentence
     assert "learned.abusive" not in [r for r, _ in alerts(False)]
 
 
