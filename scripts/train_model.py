@@ -9,10 +9,12 @@ and writes rules/ja-learned.model.json. With
 `--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
 is left out, the model is trained on the others and the set is scored, by the written rules alone
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
-transcript; a talk file left out counts its agent and its customer lines with an alert.
+transcript; a talk file left out counts its agent and its customer lines with an alert. With
+`--monitor` the rules plus the model are what the monitor alerts when the line is one committed
+segment (`CallMonitor`, which also lets the model read each sentence of a long one).
 
     .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--group N] [--threshold P]
-        [--no-vectors] [--no-overrule]
+        [--no-vectors] [--no-overrule] [--monitor]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
@@ -21,7 +23,9 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor import vectors  # noqa: E402
+from monitor.events import Segment  # noqa: E402
 from monitor.learned import CLEAN, Classifier, save, train, training_lines  # noqa: E402
+from monitor.pipeline import CallMonitor, MonitorOptions  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -175,8 +181,12 @@ def model_found(model: Classifier, doc: Any, rules: dict[str, Any]) -> set[str]:
     return out
 
 
-def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -> list[int]:
-    """n, found by the rules, found by rules + model, clean, alerted by the rules, alerted by both."""
+def _count(
+    ruleset: RuleSet, model: Classifier, items: list[dict], field: str, monitor: RuleSet | None = None
+) -> list[int]:
+    """n, found by the rules, found by rules + model, clean, alerted by the rules, alerted by both.
+    With `monitor` (every pack, the model among them), "both" is what a `CallMonitor` with those
+    packs alerts when the line is one committed segment (the model also reads its sentences)."""
     t = [0, 0, 0, 0, 0, 0]
     overruled = overrules()
     pack_rules = learned_rules()
@@ -191,6 +201,11 @@ def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -
             h.category for h in hits if not (h.pack in overruled.get(h.category, ()) and model.clears(doc, h.category))
         }
         by_both = kept | model_found(model, doc, pack_rules) - judged
+        if monitor is not None:
+            events = CallMonitor(monitor, "holdout", options=MonitorOptions(required=False)).segment(
+                Segment(s[field], 0.0, 0.0)
+            )
+            by_both = {e["category"] for e in events if e["type"] == "alert"}
         if s.get("category"):
             t[0] += 1
             t[1] += s["category"] in by_rules
@@ -202,11 +217,13 @@ def _count(ruleset: RuleSet, model: Classifier, items: list[dict], field: str) -
     return t
 
 
-def _score_left_out(ruleset: RuleSet, model: Classifier, name: str, items: list[dict], add: Any) -> None:
+def _score_left_out(
+    ruleset: RuleSet, model: Classifier, name: str, items: list[dict], add: Any, monitor: RuleSet | None = None
+) -> None:
     """Score one left-out file and print its lines: a talk file's agent and customer lines apart."""
     if name.startswith("talk_"):
         for who in ("agent", "customer"):
-            t = _count(ruleset, model, [s for s in items if s.get("speaker") == who], "text")
+            t = _count(ruleset, model, [s for s in items if s.get("speaker") == who], "text", monitor)
             add(f"{who} talk", t)
             print(f"{name:<24}{who[:5]:<6}{'':>4}{'':>8}{'':>8}{t[3]:>7}{t[4]:>7}{t[5]:>8}", flush=True)
         return
@@ -214,7 +231,7 @@ def _score_left_out(ruleset: RuleSet, model: Classifier, name: str, items: list[
         scored = [s for s in items if s.get(field)]
         if not scored:
             continue
-        t = _count(ruleset, model, scored, field)
+        t = _count(ruleset, model, scored, field, monitor)
         add(field, t)
         if name not in FITTED:
             add(f"{field}, unfitted sets", t)
@@ -231,9 +248,11 @@ def holdout(
     word_vectors: bool = True,
     overrule: bool = True,
     group: int = 1,
+    monitor: bool = False,
 ) -> None:
     """Leave each set out in turn (or `group` sets at a time, in file order: fewer trainings, and a
-    model that has seen fewer writers) and score it with the model trained on the rest."""
+    model that has seen fewer writers) and score it with the model trained on the rest; with
+    `monitor`, as the monitor reads a segment (`_count`)."""
     print(f"{'left out':<24}{'field':<6}{'n':>4}{'rules':>8}{'+model':>8}{'clean':>7}{'false':>7}{'+model':>8}")
     # Per field, and the ordinary talk's agent and customer lines apart (all clean)
     totals = {
@@ -248,9 +267,17 @@ def holdout(
     for at in range(0, len(names), group):
         out = names[at : at + group]
         train_on = [s for k, v in sets.items() if k not in out for s in v]
-        model = Classifier(fit(ruleset, train_on, threshold, word_vectors, overrule))
+        trained = fit(ruleset, train_on, threshold, word_vectors, overrule)
+        model = Classifier(trained)
+        packs = None
+        if monitor:  # every pack, with this model in place of the shipped one
+            with tempfile.TemporaryDirectory() as tmp:
+                for p in (ROOT / "rules").glob("*.yaml"):
+                    shutil.copy(p, tmp)
+                save(trained, Path(tmp) / MODEL.name)
+                packs, _ = RuleSet.load([tmp], analyzer=ruleset.analyzer, verify=False)
         for name in out:
-            _score_left_out(ruleset, model, name, sets[name], add)
+            _score_left_out(ruleset, model, name, sets[name], add, packs)
     print()
     for key, t in totals.items():
         if t[0]:
@@ -279,6 +306,9 @@ def main() -> int:
     ap.add_argument(
         "--no-overrule", action="store_true", help="the model never overrules a written rule (the baseline)"
     )
+    ap.add_argument(
+        "--monitor", action="store_true", help="score each held-out line as one segment of the monitor (CallMonitor)"
+    )
     ap.add_argument("--group", type=int, default=1, help="hold out this many sets at a time, in file order (default 1)")
     ap.add_argument("--leave-out", action="append", default=[], help="a dev set file name to train without")
     ap.add_argument("--output", type=Path, default=MODEL, help=f"where to write the model (default {MODEL.name})")
@@ -290,7 +320,7 @@ def main() -> int:
         return 2
     sets = dev_sets()
     if args.holdout or args.only_holdout:
-        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule, args.group)
+        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule, args.group, args.monitor)
     if args.only_holdout:
         return 0
     t = time.perf_counter()

@@ -166,35 +166,39 @@ def test_the_model_reads_an_utterance_whole_and_each_utterance_apart(shipped):
 
 def test_the_model_reads_each_sentence_of_an_utterance_whisper_ran_together(shipped):
     # Two sentences said a second apart often come out of Whisper as one segment, their words
-    # without a pause between them: one utterance. A written rule's hit in the first sentence
+    # without a pause between them: one long utterance. A written rule's hit in the first sentence
     # silenced the model in the whole of it, and the second sentence's slip was lost.
     from monitor.events import Segment, Word
-    from monitor.pipeline import CallMonitor, MonitorOptions, _sentences
+    from monitor.pipeline import _SENTENCES_FROM_WORDS, CallMonitor, MonitorOptions, _sentences
 
     first, second = (
-        "いい加減にしろよ、こっちは暇じゃないんだ。",
+        "いい加減にしろよ、こっちも忙しいんだよ、何回同じことを言わせるんだ。",
         "お客様、失礼ですが、頭は大丈夫ですか、さっき申し上げたばかりですよね",
     )
     text = first + second
+    assert len(shipped.analyze(text).words) >= _SENTENCES_FROM_WORDS
     words = tuple(Word(ch, i * 0.1, (i + 1) * 0.1) for i, ch in enumerate(text))
     seg = Segment(text, 0.0, words[-1].end, "agent", words)
 
     def sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
         return [(a, b) for a, b, _ in _sentences(shipped.analyze(text), [(0, len(text))], offset)]
 
-    # (then the parts that the grammar ends too: …しろよ|こっちは…, …ですか|さっき…)
+    # (then the parts that the grammar ends too: …忙しいんだよ|何回…, …ですか|さっき…)
     assert sentences(text)[:2] == [(0, len(first)), (len(first), len(text))]
     assert sentences(text, len(first) + 2)[0] == (len(first), len(text))
     assert all(b > len(first) + 2 for _, b in sentences(text, len(first) + 2))
-    assert sentences("お手続きの書類は来週中にお送りいたします。") == []  # one sentence: read already
-    assert sentences("予約番号 ABCの件で") == [(0, 5), (5, 11)]  # Whisper's space: a pause
+    spaced = first[:-1] + " " + second  # Whisper's space: a pause
+    assert sentences(spaced)[:2] == [(0, len(first)), (len(first), len(text))]
+    # A short utterance is one thought: its sentences are each other's context (this clean line's
+    # second sentence, read alone, looked abusive to a model that had not seen it).
+    assert sentences("急がんでええですよ。ご家族とよう相談してから、決めてください。") == []
 
     def alerts(sentences: bool) -> list[tuple[str, float]]:
         monitor = CallMonitor(shipped, "c", options=MonitorOptions(required=False, sentences=sentences))
         return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
 
     apart = alerts(True)
-    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "abusive.belittle.hima", "learned.abusive"]
+    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "learned.abusive"]
     assert apart[-1][1] >= words[len(first)].start  # in the second sentence
     assert "learned.abusive" not in [r for r, _ in alerts(False)]
 
@@ -204,26 +208,28 @@ def test_the_model_reads_each_sentence_the_grammar_ends_where_whisper_wrote_no_m
     # a sentence-final particle (…んだよ) or an auxiliary's end form (…ですか) before a new phrase.
     from monitor import pipeline
     from monitor.events import Segment, Word
-    from monitor.pipeline import CallMonitor, MonitorOptions, _sentences
+    from monitor.pipeline import CallMonitor, MonitorOptions, _grammar_ends, _sentences
 
     first, second, third = (
-        "いい加減にしろよこっちは暇じゃないんだよ",
+        "いい加減にしろよこっちも忙しいんだよ何回同じことを言わせるんだ",
         "お客様失礼ですが頭は大丈夫ですか",
         "さっき申し上げたばかりですよね",
     )
     text = first + second + third
     doc = shipped.analyze(text)
-    # (いい加減にしろよ, three words, is too short to read alone: the utterance holds it; the model
-    # must be surer of a sentence only the grammar ends, since it also ends one inside a garble)
+    # (いい加減にしろよ and こっちも忙しいんだよ, 3 and 6 words, are too short to read alone: the
+    # utterance holds them; the model must be surer of a sentence only the grammar ends, since it
+    # also ends one inside a garble)
     assert [(text[a:b], m) for a, b, m in _sentences(doc, [(0, len(text))], 0)] == [
-        ("こっちは暇じゃないんだよ", pipeline._GRAMMAR_MARGIN),
+        ("何回同じことを言わせるんだ", pipeline._GRAMMAR_MARGIN),
         (second, pipeline._GRAMMAR_MARGIN),
         (third, pipeline._GRAMMAR_MARGIN),
     ]
     assert pipeline._GRAMMAR_MARGIN > 0
     # A clause that goes on (…ますので, …ない決まり) is not the end of a sentence.
     going_on = "途中で解約はできない決まりになっておりますので一括でお願いしております"
-    assert _sentences(shipped.analyze(going_on), [(0, len(going_on))], 0) == []
+    assert _grammar_ends(shipped.analyze(going_on)) == []
+    assert _grammar_ends(shipped.analyze(second + third)) == [len(second)]
 
     words = tuple(Word(ch, i * 0.1, (i + 1) * 0.1) for i, ch in enumerate(text))
     seg = Segment(text, 0.0, words[-1].end, "agent", words)
@@ -233,8 +239,8 @@ def test_the_model_reads_each_sentence_the_grammar_ends_where_whisper_wrote_no_m
         return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
 
     apart = alerts(True)
-    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "abusive.belittle.hima", "learned.abusive"]
-    assert apart[-1][1] >= words[len(first)].start  # after the written rules' sentence
+    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "learned.abusive"]
+    assert apart[-1][1] >= words[len(first)].start  # after the written rule's sentence
     assert "learned.abusive" not in [r for r, _ in alerts(False)]
 
 
