@@ -455,3 +455,32 @@ def test_a_broken_model_is_one_problem_with_its_line(tmp_path, write_pack, analy
 def test_a_fragment_is_no_evidence(shipped):
     # The stream commits この通話は before the rest of the recording notice: too few words to judge.
     assert shipped.match("この通話は") == []
+
+
+def test_the_hold_out_through_the_monitor_counts_what_the_monitor_alerts(shipped, written):
+    # scripts/train_model.py --monitor: a held-out line counts as found (or a clean line as
+    # alerted) when a CallMonitor with every pack alerts on it as one segment.
+    import importlib.util
+
+    from monitor.events import Segment
+    from monitor.learned import Classifier
+    from monitor.pipeline import CallMonitor, MonitorOptions
+
+    spec = importlib.util.spec_from_file_location("train_model", ROOT / "scripts" / "train_model.py")
+    train_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_model)
+    model = Classifier.load(ROOT / "rules" / "ja-learned.model.json")
+    items = [
+        {"text": "この商品は元本保証ですので、絶対に損はいたしません", "category": "misleading"},
+        {"text": "お手続きの書類は来週中にお送りいたしますので、ご確認ください。", "category": None},
+        {"text": "元本保証の商品をご希望でしたら、こちらの定期預金か個人向け国債がございます。", "category": None},
+    ]
+    line_level = train_model._count(written, model, items, "text")
+    through = train_model._count(written, model, items, "text", monitor=shipped)
+    # n, found by the rules, by rules + model; clean, alerted by the rules, by both (the written
+    # rule's hit on the named product is overruled by the model either way)
+    assert line_level == through == [1, 1, 1, 2, 1, 0]
+    # The monitor's packs decide: without the model nothing overrules the written rule.
+    assert train_model._count(written, model, items, "text", monitor=written) == [1, 1, 1, 2, 1, 1]
+    alerted = CallMonitor(shipped, "c", options=MonitorOptions(required=False)).segment(Segment(items[0]["text"], 0, 0))
+    assert "misleading" in {e["category"] for e in alerted if e["type"] == "alert"}
