@@ -195,17 +195,20 @@ def _count(
         judged: set[str] = set()
         hits = [h for h in ruleset.match(doc, judged=judged) if h.category != "required_phrase"]
         by_rules = {h.category for h in hits}
-        # as in the monitor: the model overrules the rules of the packs its pack names, and is
-        # quiet where a rule's unless spoke
-        kept = {
-            h.category for h in hits if not (h.pack in overruled.get(h.category, ()) and model.clears(doc, h.category))
-        }
-        by_both = kept | model_found(model, doc, pack_rules) - judged
         if monitor is not None:
             events = CallMonitor(monitor, "holdout", options=MonitorOptions(required=False)).segment(
                 Segment(s[field], 0.0, 0.0)
             )
             by_both = {e["category"] for e in events if e["type"] == "alert"}
+        else:
+            # as in the monitor: the model overrules the rules of the packs its pack names, and is
+            # quiet where a rule's unless spoke
+            kept = {
+                h.category
+                for h in hits
+                if not (h.pack in overruled.get(h.category, ()) and model.clears(doc, h.category))
+            }
+            by_both = kept | model_found(model, doc, pack_rules) - judged
         if s.get("category"):
             t[0] += 1
             t[1] += s["category"] in by_rules
