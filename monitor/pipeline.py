@@ -320,6 +320,7 @@ def _sentences(doc: Doc, pieces: list[tuple[int, int]], offset: int) -> list[tup
         return out
     marks = [m.start() for m in _SENTENCE_SPLIT.finditer(text)]
     ends = _grammar_ends(doc)
+    taken: set[tuple[int, int]] = set()  # (a sentence both punctuation and grammar end: read once)
     for a, b in long:
         cuts = [c for c in marks if a < c < b]
         more = sorted({*cuts, *(c for c in ends if a < c < b)})
@@ -331,10 +332,11 @@ def _sentences(doc: Doc, pieces: list[tuple[int, int]], offset: int) -> list[tup
             for x, y in zip(bounds, bounds[1:], strict=False):
                 if (
                     y > offset
-                    and not any((x, y) == (u, v) for u, v, _ in out)
+                    and (x, y) not in taken
                     and text[x:y].strip()
                     and sum(x <= w < y for w in word_starts) >= least
                 ):
+                    taken.add((x, y))
                     out.append((x, y, margin))
     return out
 

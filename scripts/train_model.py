@@ -278,7 +278,9 @@ def holdout(
                 for p in (ROOT / "rules").glob("*.yaml"):
                     shutil.copy(p, tmp)
                 save(trained, Path(tmp) / MODEL.name)
-                packs, _ = RuleSet.load([tmp], analyzer=ruleset.analyzer, verify=False)
+                packs, problems = RuleSet.load([tmp], analyzer=ruleset.analyzer, verify=False)
+            if problems:  # (a pack left out would be measured as missing)
+                raise SystemExit("\n".join(map(str, problems)))
         for name in out:
             _score_left_out(ruleset, model, name, sets[name], add, packs)
     print()
