@@ -164,6 +164,19 @@ HELD_OUT = {
     "dev_sentences_zzd.yaml": (0.55, 1),  # 0.54, 0.59; 1
     "dev_sentences_zze.yaml": (0.42, 1),  # 0.44, 0.45; 1
     "dev_sentences_zzf.yaml": (0.35, 1),  # 0.37, 0.38; 1
+    # ZZG-ZZN (a mobile and fibre-internet reseller, a marriage agency, a pet shop with pet insurance
+    # and funerals, nursing-home admissions, cram-school and home-tutor sales, home-renovation and
+    # termite-control telemarketing, a supplement and cosmetics subscription desk, a second-hand and
+    # precious-metal buying service), written 2026-12-02 after ZZA-ZZF and measured first (rules alone
+    # 0.462, rules + model 0.889 with 8 of 224 clean alerted); no rule has been fitted to them.
+    "dev_sentences_zzg.yaml": (0.51, 2),  # recall 0.54 when written; 2 false
+    "dev_sentences_zzh.yaml": (0.40, 2),  # 0.43; 2
+    "dev_sentences_zzi.yaml": (0.43, 1),  # 0.46; 1
+    "dev_sentences_zzj.yaml": (0.39, 0),  # 0.41; 0
+    "dev_sentences_zzk.yaml": (0.36, 0),  # 0.39; 0
+    "dev_sentences_zzl.yaml": (0.51, 0),  # 0.54; 0
+    "dev_sentences_zzm.yaml": (0.43, 0),  # 0.46; 0
+    "dev_sentences_zzn.yaml": (0.43, 0),  # 0.46; 0
 }
 
 
@@ -183,7 +196,9 @@ def test_dev_set_recall_on_true_text(written, name):
 # alone find in the speech of writers they were not fitted to, and M-P too. ZO-ZR's transcripts were made
 # on 2026-12-02 and kept out for an evening (trained on, the unstable trainer's model read a utility's
 # introduction, 桜電力の佐藤と申します, as an impersonation); ZZB's and ZZF's were made before anything was
-# fitted to those sets. The other sets have none yet.
+# fitted to those sets, as were ZZG's; ZS's later. Each set's are worth making: trained on the true
+# text alone, the model found 0.815 of the held-out transcripts' violations, with them 0.847. The other
+# sets have none yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -205,8 +220,10 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zp.yaml": (0.48, 1),  # 0.51
     "dev_sentences_zq.yaml": (0.27, 1),  # 0.31
     "dev_sentences_zr.yaml": (0.34, 1),  # 0.38
+    "dev_sentences_zs.yaml": (0.33, 2),  # 0.37 (made after its misses shaped rules)
     "dev_sentences_zzb.yaml": (0.31, 2),  # 0.34 (0.34 when made)
     "dev_sentences_zzf.yaml": (0.21, 3),  # 0.24 (0.23 when made)
+    "dev_sentences_zzg.yaml": (0.38, 2),  # 0.41 when made (nothing fitted)
 }
 
 
