@@ -196,9 +196,9 @@ def test_dev_set_recall_on_true_text(written, name):
 # alone find in the speech of writers they were not fitted to, and M-P too. ZO-ZR's transcripts were made
 # on 2026-12-02 and kept out for an evening (trained on, the unstable trainer's model read a utility's
 # introduction, 桜電力の佐藤と申します, as an impersonation); ZZB's and ZZF's were made before anything was
-# fitted to those sets, as were ZZG's to ZZL's; ZS's later. Each set's are worth making:
-# trained on the true text alone, the model found 0.815 of the held-out transcripts' violations, with
-# them 0.847. The other sets have none yet.
+# fitted to those sets, as were ZZG's; ZS's later. Each set's are worth making: trained on the true
+# text alone, the model found 0.815 of the held-out transcripts' violations, with them 0.847. The other
+# sets have none yet.
 TRANSCRIPT_FLOORS = {
     "dev_sentences.yaml": (0.80, 0),
     "dev_sentences_b.yaml": (0.72, 0),
@@ -224,11 +224,6 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzb.yaml": (0.31, 2),  # 0.34 (0.34 when made)
     "dev_sentences_zzf.yaml": (0.21, 3),  # 0.24 (0.23 when made)
     "dev_sentences_zzg.yaml": (0.38, 2),  # 0.41 when made (nothing fitted)
-    "dev_sentences_zzh.yaml": (0.29, 3),  # 0.32 when made (nothing fitted)
-    "dev_sentences_zzi.yaml": (0.30, 1),  # 0.33 when made (nothing fitted)
-    "dev_sentences_zzj.yaml": (0.23, 1),  # 0.26 when made (nothing fitted)
-    "dev_sentences_zzk.yaml": (0.20, 0),  # 0.23 when made (nothing fitted)
-    "dev_sentences_zzl.yaml": (0.40, 0),  # 0.43 when made (nothing fitted)
 }
 
 
