@@ -1305,8 +1305,9 @@ class RuleSet:
         one by one; its evidence is diluted by the sentences around it), each needing its category's
         threshold + margin. Its hits are shifted back into the line. `judged`, when given, receives
         the categories whose rules found words there and let them go (an `unless` or a quoted
-        mention): a learned model of those categories stays quiet on the line (on that piece). `overruled`, when given, receives the written rules' hits
-        a learned model's rule overrules (its `overrules`): in a piece the model reads as clean."""
+        mention): a learned model of those categories stays quiet on the line (on that piece).
+        `overruled`, when given, receives the written rules' hits a learned model's rule overrules
+        (its `overrules`): in a piece the model reads as clean."""
         doc = self.analyzer.analyze(text_or_doc) if isinstance(text_or_doc, str) else text_or_doc
         raw: dict[int, tuple[Rule, list[tuple[int, int, tuple[tuple[int, int], ...]]]]] = {}
 
