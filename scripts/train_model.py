@@ -14,7 +14,7 @@ transcript; a talk file left out counts its agent and its customer lines with an
 segment (`CallMonitor`, which also lets the model read each sentence of a long one).
 
     .venv/bin/python scripts/train_model.py [--holdout] [--only-holdout] [--group N] [--threshold P]
-        [--no-vectors] [--no-overrule] [--monitor]
+        [--no-vectors] [--no-overrule] [--simulated N] [--monitor]
     .venv/bin/python scripts/train_model.py --leave-out dev_sentences_g.yaml --output /tmp/m.json
 """
 
@@ -98,6 +98,14 @@ READING = 3
 # sets the rules were written for (A, B, each left out of the model) it costs 0.09 of their recall:
 # rules that learned one sentence by heart, which the model has not seen.
 OVERRULE = {"clean": 0.8, "below": 0.1}
+# `--simulated N`: N made-up transcripts of each dev sentence Whisper has not transcribed
+# (monitor.learned.Slips: the slips it made on the transcribed ones, at their rates). On the grouped
+# hold-out (`--only-holdout --group 6`, data of 19bdabb) 2 found 0.857 of the unfitted sets' transcripts'
+# violations with 0.72 clean lines alerted per 18, against 0.845 at 1.08 without (true text 0.917 at
+# 0.62, against 0.913 at 0.59); 1: 0.850 at 0.80; 3 no better than 2. Not used for the shipped model:
+# trained so, it read the no-notice sample call's garbled ご予約のお名前を頂戴できますか (こう予約のお名前を
+# 輝いてきますか, 来る + か) as abusive 0.46 against 0.30 on the live path, which CI's streaming test
+# catches, and the shipped model reads 0.30 (README).
 
 
 # The sets the written rules were fitted to (A-H); the others measure how rules + model generalise.
@@ -134,10 +142,17 @@ def own_examples() -> list[tuple[str, None]]:
 
 
 def fit(
-    ruleset: RuleSet, sentences: list[dict], threshold: float | None, word_vectors: bool = True, overrule: bool = True
+    ruleset: RuleSet,
+    sentences: list[dict],
+    threshold: float | None,
+    word_vectors: bool = True,
+    overrule: bool = True,
+    simulate: int = 0,
 ) -> dict:
-    """Train on these sentences; `threshold` for every category, or None for THRESHOLDS."""
-    lines = training_lines(sentences, ruleset) + own_examples()
+    """Train on these sentences (and `simulate` made-up transcripts of each dev sentence Whisper has not
+    transcribed, from the slips it made on these sentences' transcripts); `threshold` for every
+    category, or None for THRESHOLDS."""
+    lines = training_lines(sentences, ruleset, simulate=simulate) + own_examples()
     return train(
         [ruleset.analyze(t) for t, _ in lines],
         [c for _, c in lines],
@@ -252,6 +267,7 @@ def holdout(
     overrule: bool = True,
     group: int = 1,
     monitor: bool = False,
+    simulate: int = 0,
 ) -> None:
     """Leave each set out in turn (or `group` sets at a time, in file order: fewer trainings, and a
     model that has seen fewer writers) and score it with the model trained on the rest; with
@@ -270,7 +286,7 @@ def holdout(
     for at in range(0, len(names), group):
         out = names[at : at + group]
         train_on = [s for k, v in sets.items() if k not in out for s in v]
-        trained = fit(ruleset, train_on, threshold, word_vectors, overrule)
+        trained = fit(ruleset, train_on, threshold, word_vectors, overrule, simulate)
         model = Classifier(trained)
         packs = None
         if monitor:  # every pack, with this model in place of the shipped one
@@ -312,6 +328,13 @@ def main() -> int:
         "--no-overrule", action="store_true", help="the model never overrules a written rule (the baseline)"
     )
     ap.add_argument(
+        "--simulated",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train on N made-up transcripts of each untranscribed dev sentence too (default 0)",
+    )
+    ap.add_argument(
         "--monitor", action="store_true", help="score each held-out line as one segment of the monitor (CallMonitor)"
     )
     ap.add_argument("--group", type=int, default=1, help="hold out this many sets at a time, in file order (default 1)")
@@ -325,7 +348,16 @@ def main() -> int:
         return 2
     sets = dev_sets()
     if args.holdout or args.only_holdout:
-        holdout(ruleset, sets, args.threshold, not args.no_vectors, not args.no_overrule, args.group, args.monitor)
+        holdout(
+            ruleset,
+            sets,
+            args.threshold,
+            not args.no_vectors,
+            not args.no_overrule,
+            args.group,
+            args.monitor,
+            args.simulated,
+        )
     if args.only_holdout:
         return 0
     t = time.perf_counter()
@@ -334,7 +366,12 @@ def main() -> int:
         ap.error(f"no such dev set: {', '.join(sorted(unknown))}")
     sets = {k: v for k, v in sets.items() if k not in args.leave_out}
     model = fit(
-        ruleset, [s for v in sets.values() for s in v], args.threshold, not args.no_vectors, not args.no_overrule
+        ruleset,
+        [s for v in sets.values() for s in v],
+        args.threshold,
+        not args.no_vectors,
+        not args.no_overrule,
+        args.simulated,
     )
     model["trained_on"] = {k: v for k, v in data_digests().items() if k in sets}
     save(model, args.output)

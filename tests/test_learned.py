@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from monitor import vectors
-from monitor.learned import Classifier, features, train, training_lines
+from monitor.learned import Classifier, Slips, features, train, training_lines
 from monitor.rules import RuleSet
 
 from .conftest import ROOT
@@ -372,6 +372,39 @@ def test_training_minimises_the_loss_of_what_the_classifier_reads(analyzer):
         assert abs(ce + 0.5 * model["fit"]["l2"] * squares - model["fit"]["loss"]) < 1e-3
         losses.append(model["fit"]["loss"])
     assert losses[0] == pytest.approx(math.log(3)) and losses[0] > losses[1] > losses[2]
+
+
+def test_a_made_up_transcript_makes_the_slips_whisper_made_at_their_rates(analyzer):
+    # Whisper wrote 開薬 for 解約 every time it heard it, 口座 as 講座 one time in two, and got ご案内 right.
+    pairs = [
+        ("解約のご案内です", "開薬のご案内です"),
+        ("解約は口座からです", "開薬は講座からです"),
+        ("口座をご案内します", "口座をご案内します"),
+    ]
+    slips = Slips(pairs, analyzer.analyze)
+    assert slips.transcript("解約したいなら") == "開薬したいなら"
+    # The dice are the text's: the same line is garbled the same way in every run
+    lines = [f"{n}の口座から" for n in range(200)]
+    first = [slips.transcript(t) for t in lines]
+    assert first == [slips.transcript(t) for t in lines]
+    heard = sum("講座" in t for t in first)
+    assert 70 <= heard <= 130, heard
+    assert all(t.replace("講座", "口座") == line for t, line in zip(first, lines, strict=True))
+
+
+def test_the_untranscribed_sentences_are_learned_as_whisper_would_write_them(written):
+    # With `simulate` = 2, a sentence without a transcript is learned from its true text and two made-up
+    # transcripts with the slips of the transcribed ones; one with a transcript is not made up again,
+    # nor a line of ordinary talk (it has a speaker).
+    transcribed = [s for s in sentences("dev_sentences_k.yaml") if s.get("asr")]
+    plain = {"text": "解約のご案内ですね", "category": None}
+    talk = {"text": "解約のご連絡ですね", "category": None, "speaker": "agent"}
+    lines = training_lines([*transcribed, plain, talk], written, simulate=2)
+    assert len(lines) == len(training_lines([*transcribed, plain, talk], written)) + 2
+    slips = Slips([(s["text"], s["asr"]) for s in transcribed], written.analyze)
+    for copy in (0, 1):
+        made_up = slips.transcript(plain["text"], copy)
+        assert "開薬" in made_up and (made_up, None) in lines, made_up  # set K's Whisper wrote 開薬 each time
 
 
 def test_the_shipped_model_is_where_its_training_settled():
