@@ -100,9 +100,10 @@ READING = 3
 OVERRULE = {"clean": 0.8, "below": 0.1}
 # `--simulated N`: N made-up transcripts of each dev sentence Whisper has not transcribed
 # (monitor.learned.Slips: the slips it made on the transcribed ones, at their rates). On the grouped
-# hold-out (`--only-holdout --group 6`, data of 19bdabb) 2 found 0.857 of the unfitted sets' transcripts'
-# violations with 0.72 clean lines alerted per 18, against 0.845 at 1.08 without (true text 0.917 at
-# 0.62, against 0.913 at 0.59); 1: 0.850 at 0.80; 3 no better than 2. Not used for the shipped model:
+# hold-out (`--only-holdout --group 6 --simulated 2`, data of 19bdabb) 2 found 0.860 of the unfitted
+# sets' transcripts' violations with 0.76 clean lines alerted per 18, against 0.845 at 1.08 without
+# (true text 0.920 at 0.65, against 0.913 at 0.59); an experiment script of the same algorithm gave
+# 0.850 at 0.80 with 1, 3 no better than 2. Not used for the shipped model:
 # trained so, it read the no-notice sample call's garbled ご予約のお名前を頂戴できますか (こう予約のお名前を
 # 輝いてきますか, 来る + か) as abusive 0.46 against 0.30 on the live path, which CI's streaming test
 # catches, and the shipped model reads 0.30 (README).
