@@ -33,7 +33,7 @@ import numpy as np
 
 from . import vectors as word_vectors
 from .pii import DETECTORS, PiiFinder
-from .text import Doc
+from .text import Doc, Token, to_hiragana
 from .vectors import WordVectors
 
 FORMAT = "speech-monitor learned classifier 1"
@@ -368,10 +368,6 @@ def training_lines(sentences: Iterable[dict], ruleset: Any, simulate: int = 0) -
     return out
 
 
-def _hiragana(katakana: str) -> str:
-    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in katakana)
-
-
 class Slips:
     """What Whisper base writes for which words, learned from pairs of a true text and its transcript,
     and a made-up transcript of any other text with the same slips at the same rates.
@@ -407,6 +403,16 @@ class Slips:
             k: (list(v), list(v.values()), min(1.0, sum(v.values()) / max(seen[k], 1))) for k, v in written.items()
         }
 
+    def _slip_at(self, tokens: Sequence[Token], i: int) -> tuple[tuple[list[str], list[int], float] | None, int]:
+        """The slip on record for the longest run of words from token i (none: None, 1)."""
+        for n in range(self.MAX_WORDS, 0, -1):
+            run = tokens[i : i + n]
+            if len(run) == n and not any(w.is_punct for w in run):
+                slip = self.slips.get(tuple(w.surface for w in run))
+                if slip is not None:
+                    return slip, n
+        return None, 1
+
     def transcript(self, text: str, copy: int = 0) -> str:
         """A transcript Whisper might have written for `text`; each `copy` throws other dice."""
         seed = hashlib.sha256(f"{copy}:{text}".encode()).digest()[:8]
@@ -421,20 +427,14 @@ class Slips:
                 out.append(t.surface if r < self.PUNCT_KEPT else " " if r < (1 + self.PUNCT_KEPT) / 2 else "")
                 i += 1
                 continue
-            for n in range(self.MAX_WORDS, 0, -1):
-                run = tokens[i : i + n]
-                slip = self.slips.get(tuple(w.surface for w in run)) if not any(w.is_punct for w in run) else None
-                if len(run) == n and slip is not None:
-                    break
-            else:
-                slip, n = None, 1
+            slip, n = self._slip_at(tokens, i)
             if slip is not None:
                 if rng.random() < slip[2]:
                     out.append(rng.choices(slip[0], slip[1])[0])
                     i += n
                     continue
             elif any("\u4e00" <= c <= "\u9fff" for c in t.surface) and rng.random() < self.KANA:
-                out.append(_hiragana(t.reading) if rng.random() < 0.6 else t.reading)
+                out.append(to_hiragana(t.reading) if rng.random() < 0.6 else t.reading)
                 i += 1
                 continue
             out.append(t.surface)

@@ -100,6 +100,11 @@ def to_katakana(text: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
+def to_hiragana(text: str) -> str:
+    """Katakana to hiragana; everything else unchanged."""
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+
+
 _SAME_VOWEL = {"a": "ア", "i": "イ", "u": "ウ", "e": "エ", "o": "オ"}
 
 
