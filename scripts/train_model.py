@@ -79,7 +79,19 @@ THRESHOLD = 0.65
 # Pii at 0.65 since the reading features (below): the live path read the misleading sample call's garbled
 # いえ、こちらの当時進宅は、ガンポン補償です (元本保証) as pii at 0.61 (~ショー of 暗証 and 免許証, がん);
 # on the hold-out 0.65 finds 0.001 - 0.002 less, on the K-P replay 3 of 492 fewer, no clean line more.
-THRESHOLDS = {"discrimination": 0.4, "abusive": 0.3, "misleading": 0.5, "pii": 0.65}
+# Since the made-up transcripts (SIMULATED, 2026-12-02, night): 0.35 / 0.5 / 0.45 / 0.6. The grouped
+# hold-out (`--only-holdout --group 6`), each line's probabilities kept and the thresholds swept
+# afterwards over 0.25-0.5 / 0.3-0.6 / 0.35-0.55 (pii at 0.65): at every rate of the unfitted
+# transcripts' clean lines alerted, the best thresholds of the model with made-up transcripts found
+# 0.01-0.02 more of their violations than the best of the model without (0.64 per 18: 0.832 against
+# 0.803; 0.76: 0.845 / 0.826; 0.92: 0.851 / 0.835; 0.96: 0.853 / 0.841), true text alike (0.90-0.91 at
+# 0.5-0.6). Abusive at 0.5: at 0.3 that model read the no-notice sample call's garbled ご予約のお名前を
+# 頂戴できますか (こう予約のお名前を 輝いてきますか: 来る + か, as in 電話してくるんですか) as abusive
+# 0.45. Pii at 0.6: at 0.65 it missed the learned pack's own example of a card number read in kana
+# (よんごーろくなな, 0.63); the misleading sample's garble above reads 0.57. Here: transcripts 0.854
+# at 0.92, text 0.909 at 0.58, agent talk 18 of 700 — the thresholds before, without made-up
+# transcripts, 0.846 at 1.12, 0.911 at 0.59, 16.
+THRESHOLDS = {"discrimination": 0.35, "abusive": 0.5, "misleading": 0.45, "pii": 0.6}
 # A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
 # stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
 # e and f's 400 alerted; weight 3 at 0.4 / 0.3 / 0.5 / 0.55, 0.915 / 0.857 at 0.73 / 1.45 and 14.
@@ -100,13 +112,11 @@ READING = 3
 OVERRULE = {"clean": 0.8, "below": 0.1}
 # `--simulated N`: N made-up transcripts of each dev sentence Whisper has not transcribed
 # (monitor.learned.Slips: the slips it made on the transcribed ones, at their rates). On the grouped
-# hold-out (`--only-holdout --group 6 --simulated 2`, data of 19bdabb) 2 found 0.860 of the unfitted
-# sets' transcripts' violations with 0.76 clean lines alerted per 18, against 0.845 at 1.08 without
-# (true text 0.920 at 0.65, against 0.913 at 0.59); an experiment script of the same algorithm gave
-# 0.850 at 0.80 with 1, 3 no better than 2. Not used for the shipped model:
-# trained so, it read the no-notice sample call's garbled ご予約のお名前を頂戴できますか (こう予約のお名前を
-# 輝いてきますか, 来る + か) as abusive 0.46 against 0.30 on the live path, which CI's streaming test
-# catches, and the shipped model reads 0.30 (README).
+# hold-out (`--only-holdout --group 6`, data of 19bdabb, the thresholds then) 2 found 0.860 of the
+# unfitted sets' transcripts' violations with 0.76 clean lines alerted per 18, against 0.845 at 1.08
+# without (true text 0.920 at 0.65, against 0.913 at 0.59); an experiment script of the same algorithm
+# gave 0.850 at 0.80 with 1, 3 no better than 2. Shipped since the thresholds above.
+SIMULATED = 2
 
 
 # The sets the written rules were fitted to (A-H); the others measure how rules + model generalise.
@@ -331,9 +341,9 @@ def main() -> int:
     ap.add_argument(
         "--simulated",
         type=int,
-        default=0,
+        default=SIMULATED,
         metavar="N",
-        help="train on N made-up transcripts of each untranscribed dev sentence too (default 0)",
+        help=f"train on N made-up transcripts of each untranscribed dev sentence (default {SIMULATED}; 0: none)",
     )
     ap.add_argument(
         "--monitor", action="store_true", help="score each held-out line as one segment of the monitor (CallMonitor)"

@@ -212,7 +212,7 @@ def test_the_model_reads_each_sentence_the_grammar_ends_where_whisper_wrote_no_m
 
     first, second, third = (
         "いい加減にしろよこっちも忙しいんだよ何回同じことを言わせるんだ",
-        "お客様失礼ですが頭は大丈夫ですか",
+        "お客様ちょっと口閉じててもらえますか",
         "さっき申し上げたばかりですよね",
     )
     text = first + second + third
