@@ -83,7 +83,7 @@ THRESHOLD = 0.65
 # hold-out (`--only-holdout --group 6`), each line's probabilities kept and the thresholds swept
 # afterwards over 0.25-0.5 / 0.3-0.6 / 0.35-0.55 (pii at 0.65): at every rate of the unfitted
 # transcripts' clean lines alerted, the best thresholds of the model with made-up transcripts found
-# 0.01-0.02 more of their violations than the best of the model without (0.64 per 18: 0.832 against
+# 0.01-0.03 more of their violations than the best of the model without (0.64 per 18: 0.832 against
 # 0.803; 0.76: 0.845 / 0.826; 0.92: 0.851 / 0.835; 0.96: 0.853 / 0.841), true text alike (0.90-0.91 at
 # 0.5-0.6). Abusive at 0.5: at 0.3 that model read the no-notice sample call's garbled ご予約のお名前を
 # 頂戴できますか (こう予約のお名前を 輝いてきますか: 来る + か, as in 電話してくるんですか) as abusive
