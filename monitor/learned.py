@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import gzip
 import hashlib
 import json
 import math
@@ -246,8 +247,8 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
-        """The model in a JSON file (read once while the file stays as it is: a retrained model is
-        read again)."""
+        """The model in a JSON file, plain or gzip-compressed (`read_model`); read once while the file
+        stays as it is (a retrained model is read again)."""
         path = Path(path).resolve()
         st = path.stat()
         return _load(str(path), st.st_mtime_ns, st.st_size)
@@ -320,20 +321,30 @@ class Classifier:
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int, size: int) -> Classifier:  # (the stamp: the cache's key)
-    with open(path, encoding="utf-8") as f:
-        return Classifier(json.load(f))
+    return Classifier(read_model(path))
+
+
+def read_model(path: str | Path) -> dict[str, Any]:
+    """A model file's contents: JSON, gzip-compressed when the name ends in .gz (the shipped model's
+    80,000 features are 4.4 MB as text, 1.1 MB compressed)."""
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
 
 
 def save(model: dict[str, Any], path: str | Path) -> None:
-    """Write a model as compact JSON, atomically (a crash never leaves half a file in rules/)."""
+    """Write a model as compact JSON (gzip-compressed when the name ends in .gz, with no time stamp, so
+    the same model makes the same bytes), atomically (a crash never leaves half a file in rules/)."""
     import os
     import tempfile
 
     path = Path(path)
+    text = json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+    data = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(model, f, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        f.write("\n")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 

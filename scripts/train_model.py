@@ -5,7 +5,7 @@ Trains on every labelled dev set (tests/data/dev_sentences*.yaml: each sentence'
 where present, Whisper's transcript of it) and the ordinary call-centre talk (tests/data/talk_*.yaml:
 agent and customer lines, all clean), with the written rules' no_match examples and required
 phrases as clean lines (monitor.learned.training_lines) and the learned pack's own no_match examples,
-and writes rules/ja-learned.model.json. With
+and writes rules/ja-learned.model.json.gz. With
 `--holdout` it first measures what the model adds on sentences it has not seen: each set in turn
 is left out, the model is trained on the others and the set is scored, by the written rules alone
 (every pack but ja-learned) and by the rules plus the model, on the true text and on Whisper's
@@ -42,7 +42,7 @@ from monitor.pipeline import CallMonitor, MonitorOptions  # noqa: E402
 from monitor.rules import RuleSet  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-MODEL = ROOT / "rules" / "ja-learned.model.json"
+MODEL = ROOT / "rules" / "ja-learned.model.json.gz"
 FIELDS = ("text", "asr")  # what holdout scores
 # The probability each category needs. Chosen on a grouped hold-out of the 40 sets no rule's violations
 # were fitted to (I-ZV in seven groups of six, each left out of the training in turn; the model with the

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from monitor import vectors
-from monitor.learned import Classifier, Slips, features, train, training_lines
+from monitor.learned import Classifier, Slips, features, read_model, train, training_lines
 from monitor.rules import RuleSet
 
 from .conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
-MODEL = ROOT / "rules" / "ja-learned.model.json"
+MODEL = ROOT / "rules" / "ja-learned.model.json.gz"
 HELD_OUT = ("dev_sentences_i.yaml", "dev_sentences_j.yaml")  # never used to write or tune a rule
 
 
@@ -53,7 +53,7 @@ def toy_model(analyzer, path) -> dict:
 
 
 def test_the_shipped_model_is_trained_on_the_dev_sets_as_they_are():
-    model = json.loads(MODEL.read_text(encoding="utf-8"))
+    model = read_model(MODEL)
     now = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted([*DATA.glob("dev_sentences*.yaml"), *DATA.glob("talk_*.yaml")])
@@ -410,7 +410,7 @@ def test_the_untranscribed_sentences_are_learned_as_whisper_would_write_them(wri
 def test_the_shipped_model_is_where_its_training_settled():
     # The trainer's bias once jumped between two values every step, and the model shipped depended on
     # whether the last step was even or odd (largest gradient left: 0.047). A settled model has none.
-    fit = json.loads(MODEL.read_text(encoding="utf-8"))["fit"]
+    fit = read_model(MODEL)["fit"]
     assert fit["gradient"] < 0.005, fit
 
 
@@ -502,7 +502,7 @@ def test_the_hold_out_through_the_monitor_counts_what_the_monitor_alerts(shipped
     spec = importlib.util.spec_from_file_location("train_model", ROOT / "scripts" / "train_model.py")
     train_model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_model)
-    model = Classifier.load(ROOT / "rules" / "ja-learned.model.json")
+    model = Classifier.load(MODEL)
     items = [
         {"text": "この商品は元本保証ですので、絶対に損はいたしません", "category": "misleading"},
         {"text": "お手続きの書類は来週中にお送りいたしますので、ご確認ください。", "category": None},
