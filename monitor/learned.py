@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import random
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
@@ -327,8 +328,11 @@ def _load(path: str, mtime_ns: int, size: int) -> Classifier:  # (the stamp: the
 def read_model(path: str | Path) -> dict[str, Any]:
     """A model file's contents: JSON, gzip-compressed when the name ends in .gz (the shipped model's
     80,000 features are 4.4 MB as text, 1.1 MB compressed)."""
-    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    except (EOFError, zlib.error) as e:  # a truncated or damaged gzip stream (a bad header is an OSError)
+        raise ValueError(f"damaged gzip file: {e}") from e
 
 
 def save(model: dict[str, Any], path: str | Path) -> None:

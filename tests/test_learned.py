@@ -485,6 +485,24 @@ def test_a_broken_model_is_one_problem_with_its_line(tmp_path, write_pack, analy
     assert problems[0].line > 1
 
 
+def test_a_truncated_compressed_model_is_one_problem_too(tmp_path, write_pack, analyzer):
+    # A copy cut short (a download or a disk that filled up): gzip's own EOFError, not a traceback
+    (tmp_path / "m.json.gz").write_bytes(MODEL.read_bytes()[:5000])
+    pack = write_pack(
+        """
+        - id: x.learned
+          category: abusive
+          severity: warning
+          message: m
+          suggestion: s
+          model: m.json.gz
+          examples: {match: [a, b], no_match: [c, d]}
+        """
+    )
+    _, problems = RuleSet.load([pack], analyzer)
+    assert len(problems) == 1 and "cannot load model 'm.json.gz': damaged gzip file" in problems[0].message, problems
+
+
 def test_a_fragment_is_no_evidence(shipped):
     # The stream commits この通話は before the rest of the recording notice: too few words to judge.
     assert shipped.match("この通話は") == []
