@@ -48,11 +48,15 @@ MIN_WORDS = 5
 VECTOR_SCALE = 2.0
 
 
+# Characters a character n-gram never spans (features(chars=...)): spaces and punctuation.
+_NOT_IN_GRAMS = frozenset(" 、。，,.!?！？「」")
+
+
 def _number_length(n: int) -> str:
     return "1-3" if n <= 3 else "4" if n == 4 else "5-9" if n <= 9 else "10-13" if n <= 13 else "14+"
 
 
-def features(doc: Doc, reading: int = 0) -> dict[str, list[int]]:
+def features(doc: Doc, reading: int = 0, chars: int = 0) -> dict[str, list[int]]:
     """Each feature of the line (a lemma, or two lemmas in a row joined by "_") and the words it
     stands on; and for each number said, its length ("#len:4") and the PII detectors that take it
     ("#pii:card"). A number's lemma is its own (九千十一), so without these the model could not tell
@@ -61,7 +65,11 @@ def features(doc: Doc, reading: int = 0) -> dict[str, list[int]]:
 
     With `reading` = n, also every n kana in a row of the line's folded reading ("~カイヤ"): Whisper
     often writes the right sound in the wrong kanji (開薬 for 解約, 痛く for 委託, 安証 for 暗証), and
-    what a line sounds like is the same either way."""
+    what a line sounds like is the same either way.
+
+    With `chars` = n, also every run of 1..n characters of the normalised text that holds no space
+    or punctuation ("%証番"): what survives of a word the recogniser split, joined or half
+    misspelled (安証番号 for 暗証番号 keeps 証番号), whatever the tokenizer made of it."""
     lemmas = [w.lemma for w in doc.words]
     out: dict[str, list[int]] = {}
     for i, lemma in enumerate(lemmas):
@@ -84,6 +92,17 @@ def features(doc: Doc, reading: int = 0) -> dict[str, list[int]]:
         for i in range(len(text) - reading + 1):
             w = bisect.bisect_right(starts, i) - 1
             out.setdefault("~" + text[i : i + reading], []).append(max(0, min(w, last)))
+    if chars:
+        norm = doc.norm
+        starts = [w.start for w in doc.words]
+        last = len(doc.words) - 1
+        for n in range(1, chars + 1):
+            for i in range(len(norm) - n + 1):
+                gram = norm[i : i + n]
+                if any(ch in _NOT_IN_GRAMS for ch in gram):
+                    continue
+                w = bisect.bisect_right(starts, i) - 1
+                out.setdefault("%" + gram, []).append(max(0, min(w, last)))
     return out
 
 
@@ -103,6 +122,8 @@ def train(
     vector_center: bool = True,
     overrule: dict[str, float] | None = None,
     reading: int = 0,
+    chars: int = 0,
+    solver: str = "gd",
 ) -> dict[str, Any]:
     """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
 
@@ -118,12 +139,17 @@ def train(
         vectors: word vectors whose line mean joins the features, scaled by `vector_scale` (the
             sparse features of a line, lemmas and readings, together weigh 1).
         reading: n > 0: the line's reading, n kana at a time, joins the features (`features`).
+        chars: n > 0: runs of 1..n characters of the text join the features (`features`).
+        solver: "gd", `iterations` steps of gradient descent from zero (each step `rate`; few
+            steps stop it far from the minimum, a regulariser of its own); "lbfgs", scipy's L-BFGS
+            to the minimum of the same loss (at most `iterations` iterations), where `l2` alone
+            regularises.
         overrule: {"clean": p, "below": q}: a written rule that a pack's `overrules` names gives
             way on a line the model reads as clean with p or more and as the rule's category with
             less than q (`Classifier.clears`); None: never.
     """
     cats = sorted({c for c in labels if c}) + [CLEAN]
-    feats = [set(features(d, reading)) for d in docs]
+    feats = [set(features(d, reading, chars)) for d in docs]
     counts: dict[str, int] = {}
     for f in feats:
         for k in f:
@@ -171,8 +197,32 @@ def train(
     # trainer returned depended on whether it stopped on an even step or an odd one.
     steps = np.full((len(wb), 1), rate, dtype=np.float32)
     steps[-1] = bias_rate
-    for _ in range(iterations):
-        wb -= steps * loss(wb)[1]
+    if solver == "lbfgs":
+        from scipy.optimize import minimize
+
+        shape = wb.shape
+
+        def flat(x: np.ndarray) -> tuple[float, np.ndarray]:
+            value, g = loss(x.reshape(shape).astype(np.float32))
+            return value, g.astype(np.float64).ravel()
+
+        if iterations:
+            wb = (
+                minimize(
+                    flat,
+                    wb.ravel().astype(np.float64),
+                    jac=True,
+                    method="L-BFGS-B",
+                    options={"maxiter": iterations, "gtol": 1e-6},
+                )
+                .x.reshape(shape)
+                .astype(np.float32)
+            )
+    elif solver == "gd":
+        for _ in range(iterations):
+            wb -= steps * loss(wb)[1]
+    else:
+        raise ValueError(f"no such solver: {solver!r}")
     final, grad = loss(wb)
     w, b = wb[:-1], wb[-1]
     weights = {k: [round(float(v), 4) for v in w[i]] for k, i in vocab.items()}
@@ -184,6 +234,7 @@ def train(
         "thresholds": {c: float(v) for c, v in sorted((thresholds or {}).items())},
         "weights": weights,
         "fit": {
+            "solver": solver,
             "iterations": iterations,
             "l2": l2,
             "clean_weight": clean_weight,
@@ -191,8 +242,8 @@ def train(
             "gradient": round(float(np.abs(grad).max()), 6),
         },
     }
-    if reading:
-        model["features"] = {"reading": reading}
+    if reading or chars:
+        model["features"] = {k: v for k, v in (("reading", reading), ("chars", chars)) if v}
     if overrule:
         model["overrule"] = {k: float(overrule[k]) for k in ("clean", "below")}
     if vectors is not None:
@@ -233,6 +284,7 @@ class Classifier:
         self.weights: dict[str, list[float]] = model["weights"]
         self.overrule: dict[str, float] | None = model.get("overrule")
         self.reading = int((model.get("features") or {}).get("reading", 0))
+        self.chars = int((model.get("features") or {}).get("chars", 0))
         self.vectors: WordVectors | None = None
         self._dense = None
         if model.get("vectors"):
@@ -263,7 +315,7 @@ class Classifier:
         # thread scoring another line meanwhile cannot mix the two).
         last = self._last
         if last is None or last[0] is not doc:
-            feats = features(doc, self.reading)
+            feats = features(doc, self.reading, self.chars)
             rows = self.vectors.words(doc) if self.vectors is not None else []
             last = self._last = (doc, feats, rows, self._scores(feats, rows))
         return last[1], last[2], last[3]

@@ -91,7 +91,12 @@ THRESHOLD = 0.65
 # (よんごーろくなな, 0.63); the misleading sample's garble above reads 0.57. Here: transcripts 0.854
 # at 0.92, text 0.909 at 0.58, agent talk 18 of 700 — the thresholds before, without made-up
 # transcripts, 0.846 at 1.12, 0.911 at 0.59, 16.
-THRESHOLDS = {"discrimination": 0.35, "abusive": 0.5, "misleading": 0.45, "pii": 0.6}
+# Since the trainer went to the minimum (SOLVER, L2, CHARS; 2026-12-03): 0.5 / 0.5 / 0.6 / 0.6, round
+# figures near the best of a sweep over the records of the grouped hold-out (README: "To the minimum").
+# Misleading at 0.6, not 0.5: the abusive sample call's streaming commit 今から説明しますので (the first
+# half of …黙って聞いてください) read misleading 0.58; on the hold-out 0.6 finds 0.909 of the unfitted
+# transcripts at 0.88 per 18 (0.915 at 0.96 at 0.5), true text 0.945 at 0.55.
+THRESHOLDS = {"discrimination": 0.5, "abusive": 0.5, "misleading": 0.6, "pii": 0.6}
 # A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
 # stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
 # e and f's 400 alerted; weight 3 at 0.4 / 0.3 / 0.5 / 0.55, 0.915 / 0.857 at 0.73 / 1.45 and 14.
@@ -117,6 +122,17 @@ OVERRULE = {"clean": 0.8, "below": 0.1}
 # without (true text 0.920 at 0.65, against 0.913 at 0.59); an experiment script of the same algorithm
 # gave 0.850 at 0.80 with 1, 3 no better than 2. Shipped since the thresholds above.
 SIMULATED = 2
+# How the model is fitted (2026-12-03). Until then: 400 steps of gradient descent from zero at l2 1e-4,
+# which stops far from the minimum — a strong regulariser of its own. Fitted to the minimum by L-BFGS
+# with a weak l2 and the text's character runs of 1-3 as features too (CHARS: what survives of a word
+# the recogniser misspelled), the grouped hold-out's unfitted transcripts went from 0.854 at 0.92 clean
+# lines alerted per 18 to 0.915 at 0.96, their true text from 0.910 at 0.59 to 0.950 at 0.62 (agent
+# talk 18 -> 17 of 700; README: "To the minimum"). The l2 is scikit-learn's C = 10 on this data: the loss
+# is a weighted mean, so l2 = 1 / (10 x the summed line weights) ~ 3e-6.
+SOLVER = "lbfgs"
+L2 = 3e-6
+ITERATIONS = 1000
+CHARS = 3
 
 
 # The sets the written rules were fitted to (A-H); the others measure how rules + model generalise.
@@ -173,6 +189,10 @@ def fit(
         overrule=OVERRULE if overrule else None,
         clean_weight=CLEAN_WEIGHT,
         reading=READING,
+        chars=CHARS,
+        solver=SOLVER,
+        l2=L2,
+        iterations=ITERATIONS,
     )
 
 

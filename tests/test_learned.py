@@ -198,8 +198,10 @@ def test_the_model_reads_each_sentence_of_an_utterance_whisper_ran_together(ship
         return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
 
     apart = alerts(True)
-    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "learned.abusive"]
-    assert apart[-1][1] >= words[len(first)].start  # in the second sentence
+    # (the model fitted to the minimum also reads 何回同じことを言わせるんだ, which the written rule's
+    # words do not cover, as abusive on its own: more learned alerts than one)
+    assert apart[0][0] == "abusive.belittle.iikagen" and {r for r, _ in apart[1:]} == {"learned.abusive"}
+    assert any(start >= words[len(first)].start for _, start in apart[1:])  # in the second sentence
     assert "learned.abusive" not in [r for r, _ in alerts(False)]
 
 
@@ -239,7 +241,7 @@ def test_the_model_reads_each_sentence_the_grammar_ends_where_whisper_wrote_no_m
         return [(e["rule_id"], e["audio_start"]) for e in monitor.segment(seg) if e["type"] == "alert"]
 
     apart = alerts(True)
-    assert [r for r, _ in apart] == ["abusive.belittle.iikagen", "learned.abusive"]
+    assert apart[0][0] == "abusive.belittle.iikagen" and {r for r, _ in apart[1:]} == {"learned.abusive"}
     assert apart[-1][1] >= words[len(first)].start  # after the written rule's sentence
     assert "learned.abusive" not in [r for r, _ in alerts(False)]
 
@@ -372,6 +374,39 @@ def test_training_minimises_the_loss_of_what_the_classifier_reads(analyzer):
         assert abs(ce + 0.5 * model["fit"]["l2"] * squares - model["fit"]["loss"]) < 1e-3
         losses.append(model["fit"]["loss"])
     assert losses[0] == pytest.approx(math.log(3)) and losses[0] > losses[1] > losses[2]
+
+
+def test_lbfgs_goes_further_down_the_same_loss_and_the_classifier_reads_its_model(analyzer):
+    # The shipped model is fitted by L-BFGS to the minimum; its reported loss is the classifier's own,
+    # below what 200 steps of gradient descent reach, and its gradient is near zero.
+    lines = [
+        ("お前は本当に馬鹿だな", "abusive"),
+        ("そんな馬鹿な話があるか", "abusive"),
+        ("絶対に儲かりますので本当にご安心ください", "misleading"),
+        ("絶対に損はしませんので今日中にお願いします", "misleading"),
+        ("本日はお電話ありがとうございます", None),
+        ("ご住所の変更を承りました、ありがとうございます", None),
+    ]
+    docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
+    gd = train(docs, labels, iterations=200, l2=1e-3, chars=3)
+    lb = train(docs, labels, iterations=500, l2=1e-3, chars=3, solver="lbfgs")
+    assert lb["fit"]["loss"] < gd["fit"]["loss"] and lb["fit"]["gradient"] < 1e-3
+    assert lb["features"] == {"chars": 3} and any(k.startswith("%") for k in lb["weights"])
+    read = Classifier(lb)
+    ce = -sum(math.log(read.scores(d)[c or "clean"]) for d, c in zip(docs, labels, strict=True))
+    squares = sum(v * v for ws in lb["weights"].values() for v in ws)
+    assert abs(ce / len(docs) + 0.5 * 1e-3 * squares - lb["fit"]["loss"]) < 1e-3
+    with pytest.raises(ValueError, match="no such solver"):
+        train(docs, labels, solver="newton")
+
+
+def test_character_runs_are_features_that_survive_a_misspelt_word(analyzer):
+    # 安証番号 for 暗証番号: the tokenizer's words differ, the character runs 証番 and 証番号 do not
+    said, heard = analyzer.analyze("暗証番号を教えてください"), analyzer.analyze("安証番号を教えてください")
+    grams = lambda d: {k for k in features(d, chars=3) if k.startswith("%")}  # noqa: E731
+    assert {"%証番", "%証番号"} <= grams(said) & grams(heard)
+    assert "暗証" in {w.lemma for w in said.words} and "暗証" not in {w.lemma for w in heard.words}
+    assert not any(" " in k or "、" in k for k in features(analyzer.analyze("はい、 そうです"), chars=2))
 
 
 def test_a_made_up_transcript_makes_the_slips_whisper_made_at_their_rates(analyzer):
