@@ -125,7 +125,7 @@ def train(
     chars: int = 0,
     solver: str = "gd",
 ) -> dict[str, Any]:
-    """Fit the model (full-batch gradient descent from zero: the same data gives the same model).
+    """Fit the model (full-batch, from zero, by `solver`: the same data gives the same model).
 
     Args:
         docs: analysed lines; labels: each one's category, None for a clean line.

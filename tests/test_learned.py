@@ -346,19 +346,22 @@ def test_word_vectors_carry_a_word_to_ones_of_like_meaning(analyzer):
     assert "阿呆" in unseen.norm[start:end]
 
 
+# A few lines of two categories and clean ones, for the trainer's own tests
+TINY = [
+    ("お前は本当に馬鹿だな", "abusive"),
+    ("そんな馬鹿な話があるか", "abusive"),
+    ("絶対に儲かりますので本当にご安心ください", "misleading"),
+    ("絶対に損はしませんので今日中にお願いします", "misleading"),
+    ("本日はお電話ありがとうございます", None),
+    ("ご住所の変更を承りました、ありがとうございます", None),
+]
+
+
 def test_training_minimises_the_loss_of_what_the_classifier_reads(analyzer):
     # The trainer works on a sparse matrix of the features; the classifier scores a line in plain
     # Python. The loss the trainer reports is the one of the classifier's own scores, and it falls
     # with training (a line left with no feature of min_count 2 still counts).
-    lines = [
-        ("お前は本当に馬鹿だな", "abusive"),
-        ("そんな馬鹿な話があるか", "abusive"),
-        ("絶対に儲かりますので本当にご安心ください", "misleading"),
-        ("絶対に損はしませんので今日中にお願いします", "misleading"),
-        ("本日はお電話ありがとうございます", None),
-        ("ご住所の変更を承りました、ありがとうございます", None),
-        ("はい", None),
-    ]
+    lines = [*TINY, ("はい", None)]
     docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
     losses = []
     for iterations in (0, 20, 200):
@@ -379,14 +382,7 @@ def test_training_minimises_the_loss_of_what_the_classifier_reads(analyzer):
 def test_lbfgs_goes_further_down_the_same_loss_and_the_classifier_reads_its_model(analyzer):
     # The shipped model is fitted by L-BFGS to the minimum; its reported loss is the classifier's own,
     # below what 200 steps of gradient descent reach, and its gradient is near zero.
-    lines = [
-        ("お前は本当に馬鹿だな", "abusive"),
-        ("そんな馬鹿な話があるか", "abusive"),
-        ("絶対に儲かりますので本当にご安心ください", "misleading"),
-        ("絶対に損はしませんので今日中にお願いします", "misleading"),
-        ("本日はお電話ありがとうございます", None),
-        ("ご住所の変更を承りました、ありがとうございます", None),
-    ]
+    lines = TINY
     docs, labels = [analyzer.analyze(t) for t, _ in lines], [c for _, c in lines]
     gd = train(docs, labels, iterations=200, l2=1e-3, chars=3)
     lb = train(docs, labels, iterations=500, l2=1e-3, chars=3, solver="lbfgs")
