@@ -88,22 +88,22 @@ def features(doc: Doc, reading: int = 0, chars: int = 0) -> dict[str, list[int]]
             out.setdefault("#pii:" + kind, []).extend(words(span.start, span.end))
     if reading:
         text, starts = doc.folded.text, doc.folded.starts
-        last = len(doc.words) - 1
         for i in range(len(text) - reading + 1):
-            w = bisect.bisect_right(starts, i) - 1
-            out.setdefault("~" + text[i : i + reading], []).append(max(0, min(w, last)))
+            out.setdefault("~" + text[i : i + reading], []).append(_word_at(starts, i, len(doc.words)))
     if chars:
         norm = doc.norm
         starts = [w.start for w in doc.words]
-        last = len(doc.words) - 1
         for n in range(1, chars + 1):
             for i in range(len(norm) - n + 1):
                 gram = norm[i : i + n]
-                if any(ch in _NOT_IN_GRAMS for ch in gram):
-                    continue
-                w = bisect.bisect_right(starts, i) - 1
-                out.setdefault("%" + gram, []).append(max(0, min(w, last)))
+                if not any(ch in _NOT_IN_GRAMS for ch in gram):
+                    out.setdefault("%" + gram, []).append(_word_at(starts, i, len(doc.words)))
     return out
+
+
+def _word_at(starts: Sequence[int], i: int, n: int) -> int:
+    """The word (of `n`, which start at `starts`) that offset `i` falls in."""
+    return max(0, min(bisect.bisect_right(starts, i) - 1, n - 1))
 
 
 def train(
