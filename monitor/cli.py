@@ -65,10 +65,13 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
         failures += n_failed
         style = "red" if n_failed else "green"
         table.add_row(pack.id, str(len(pack.rules)), str(n_examples), f"[{style}]{n_failed}[/]")
+    refused = sorted({p.path for p in problems})
+    for path in refused:  # a pack refused whole ran no example: say so where the counts are
+        table.add_row(f"[red]refused[/] {path}", "", "", "")
     console = _console()
     console.print(table)
     total = sum(len(r.match_examples) + len(r.no_match_examples) for r in ruleset.rules)
-    print(f"{total - failures} passed, {failures} failed")
+    print(f"{total - failures} passed, {failures} failed" + (f", {len(refused)} refused" if refused else ""))
     if problems:
         return EXIT_USAGE
     return EXIT_FAIL if failures else EXIT_OK

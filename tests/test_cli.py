@@ -70,6 +70,21 @@ def test_check_reports_file_line_and_exits_2(tmp_path):
     assert f"{bad}:9: rule 't.rule': severity 'fatal' must be one of info, warning, critical" in r.stderr
 
 
+def test_test_counts_a_refused_pack_and_exits_2(tmp_path):
+    # A pack refused whole runs no example; the summary must not read as all passed.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "pack:\n  id: bad\n  name: x\n  version: 1\n  language: ja\nrules:\n"
+        + "  "
+        + rule_yaml(severity="fatal").replace("\n", "\n  "),
+        encoding="utf-8",
+    )
+    r = run("rules", "test", str(bad))
+    assert r.returncode == 2
+    assert "severity 'fatal'" in r.stderr
+    assert re.search(r"^0 passed, 0 failed, 1 refused$", r.stdout, re.M)
+
+
 def test_test_reports_failing_examples_and_exits_1(tmp_path):
     pack = tmp_path / "p.yaml"
     body = rule_yaml(examples_no=("バカンス", "ばかだ"))
