@@ -127,7 +127,8 @@ _KEYWORD_SOURCES = {
         r"セキュリティー?コード|CVV|CVC|裏面の(?:3|三|さん)桁|裏面の番号|裏面に記載の番号", re.I
     ),
     # (普通、7304519: the account type, then its number, as a bank transfer is read back)
-    "account": re.compile(r"口座番号|口座の番号|(?:普通|当座)(?:預金)?(?:口座)?(?:の|[、,\s])"),
+    # Whisper writes 口座 as 講座 now and then (普通講座3172685).
+    "account": re.compile(r"口座番号|口座の番号|(?:普通|当座)(?:預金)?(?:(?:口座|講座)(?:の|[、,\s])?|の|[、,\s])"),
     "password": re.compile(r"パスワード|password", re.I),
     # A code sent by SMS or shown by an app to prove it is the customer: read back, it lets whoever
     # hears it into the account (the phishing calls' whole aim).
