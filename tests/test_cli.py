@@ -57,14 +57,19 @@ def test_check_and_test_on_the_shipped_packs():
     assert re.search(r"^\d+ passed, 0 failed$", r.stdout, re.M)
 
 
-def test_check_reports_file_line_and_exits_2(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        "pack:\n  id: bad\n  name: x\n  version: 1\n  language: ja\nrules:\n"
+def one_rule_pack(path, **rule):
+    """A pack file holding one rule (tests.conftest.rule_yaml with these fields changed)."""
+    path.write_text(
+        "pack:\n  id: p\n  name: x\n  version: 1\n  language: ja\nrules:\n"
         + "  "
-        + rule_yaml(severity="fatal").replace("\n", "\n  "),
+        + rule_yaml(**rule).replace("\n", "\n  "),
         encoding="utf-8",
     )
+    return path
+
+
+def test_check_reports_file_line_and_exits_2(tmp_path):
+    bad = one_rule_pack(tmp_path / "bad.yaml", severity="fatal")
     r = run("rules", "check", str(bad))
     assert r.returncode == 2
     assert f"{bad}:9: rule 't.rule': severity 'fatal' must be one of info, warning, critical" in r.stderr
@@ -72,13 +77,7 @@ def test_check_reports_file_line_and_exits_2(tmp_path):
 
 def test_test_counts_a_refused_pack_and_exits_2(tmp_path):
     # A pack refused whole runs no example; the summary must not read as all passed.
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        "pack:\n  id: bad\n  name: x\n  version: 1\n  language: ja\nrules:\n"
-        + "  "
-        + rule_yaml(severity="fatal").replace("\n", "\n  "),
-        encoding="utf-8",
-    )
+    bad = one_rule_pack(tmp_path / "bad.yaml", severity="fatal")
     r = run("rules", "test", str(bad))
     assert r.returncode == 2
     assert "severity 'fatal'" in r.stderr
@@ -86,12 +85,7 @@ def test_test_counts_a_refused_pack_and_exits_2(tmp_path):
 
 
 def test_test_reports_failing_examples_and_exits_1(tmp_path):
-    pack = tmp_path / "p.yaml"
-    body = rule_yaml(examples_no=("バカンス", "ばかだ"))
-    pack.write_text(
-        "pack:\n  id: p\n  name: x\n  version: 1\n  language: ja\nrules:\n" + "  " + body.replace("\n", "\n  "),
-        encoding="utf-8",
-    )
+    pack = one_rule_pack(tmp_path / "p.yaml", examples_no=("バカンス", "ばかだ"))
     r = run("rules", "test", str(pack))
     assert r.returncode == 1
     assert f"FAIL {pack}:15: rule 't.rule': example should not match" in r.stderr
