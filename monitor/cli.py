@@ -26,6 +26,11 @@ def _say_problems(problems) -> None:
         print(str(p), file=sys.stderr)
 
 
+def _refused(problems) -> list:
+    """The pack files refused whole (each problem names its file)."""
+    return sorted({p.path for p in problems})
+
+
 def _load(paths: Sequence[str] | None, verify: bool = True):
     from .rules import RuleSet
 
@@ -38,8 +43,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     console = _console()
     for pack in ruleset.packs:
         console.print(f"[green]ok[/]  {pack.id} {pack.version}  {len(pack.rules)} rules  {pack.path}")
-    bad = sorted({p.path for p in problems})
-    for path in bad:
+    for path in _refused(problems):
         console.print(f"[red]refused[/]  {path}")
     return EXIT_USAGE if problems else EXIT_OK
 
@@ -65,7 +69,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
         failures += n_failed
         style = "red" if n_failed else "green"
         table.add_row(pack.id, str(len(pack.rules)), str(n_examples), f"[{style}]{n_failed}[/]")
-    refused = sorted({p.path for p in problems})
+    refused = _refused(problems)
     for path in refused:  # a pack refused whole ran no example: say so where the counts are
         table.add_row(f"[red]refused[/] {path}", "", "", "")
     console = _console()
