@@ -126,6 +126,7 @@ def train(
     reading: int = 0,
     chars: int = 0,
     solver: str = "gd",
+    joint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit the model (full-batch, from zero, by `solver`: the same data gives the same model).
 
@@ -149,6 +150,9 @@ def train(
         overrule: {"clean": p, "below": q}: a written rule that a pack's `overrules` names gives
             way on a line the model reads as clean with p or more and as the rule's category with
             less than q (`Classifier.clears`); None: never.
+        joint: {"categories": [a, b], "threshold": p, "least": q}: two categories one line is
+            often both of (an insult that is also a slur); each of them is also found where the
+            two together reach p and it has q or more (`Classifier.find`); None: each on its own.
     """
     cats = sorted({c for c in labels if c}) + [CLEAN]
     feats = [set(features(d, reading, chars)) for d in docs]
@@ -248,6 +252,12 @@ def train(
         model["features"] = {k: v for k, v in (("reading", reading), ("chars", chars)) if v}
     if overrule:
         model["overrule"] = {k: float(overrule[k]) for k in ("clean", "below")}
+    if joint:
+        model["joint"] = {
+            "categories": sorted(joint["categories"]),
+            "threshold": float(joint["threshold"]),
+            "least": float(joint["least"]),
+        }
     if vectors is not None:
         model["vectors"] = {
             "package": word_vectors.PACKAGE,
@@ -285,6 +295,7 @@ class Classifier:
         self.thresholds = {c: float(own.get(c, self.threshold)) for c in self.categories}
         self.weights: dict[str, list[float]] = model["weights"]
         self.overrule: dict[str, float] | None = model.get("overrule")
+        self.joint: dict[str, Any] | None = model.get("joint")
         self.reading = int((model.get("features") or {}).get("reading", 0))
         self.chars = int((model.get("features") or {}).get("chars", 0))
         self.vectors: WordVectors | None = None
@@ -349,6 +360,17 @@ class Classifier:
         """The categories the line is likely enough to be (what `find` would answer for)."""
         return {c for c in self.categories if c != CLEAN and self.find(doc, c)}
 
+    def _jointly(self, scores: dict[str, float], category: str, margin: float) -> bool:
+        """Whether `category` is found as one of the model's `joint` pair: the two together likely
+        enough (their threshold + `margin`) and this one at least their `least`. The model splits
+        its belief between abusive and discrimination on a line that is some of each (「外人は
+        これだからバカなんだよ」: 0.45 / 0.40), and each alone stays under its threshold."""
+        joint = self.joint
+        if not joint or category not in joint["categories"]:
+            return False
+        both = sum(scores.get(c, 0.0) for c in joint["categories"])
+        return both >= joint["threshold"] + margin and scores.get(category, 0.0) >= joint["least"]
+
     def find(self, doc: Doc, category: str, margin: float = 0.0) -> list[tuple[int, int]]:
         """The normalised span of the words that weighed most for `category`, when the line has
         `MIN_WORDS` words or more and is likely enough to be one (its threshold + `margin`); else
@@ -356,7 +378,7 @@ class Classifier:
         if category not in self.categories or len(doc.words) < MIN_WORDS:
             return []
         feats, rows, scores = self._read(doc)
-        if scores.get(category, 0.0) < self.thresholds[category] + margin:
+        if scores.get(category, 0.0) < self.thresholds[category] + margin and not self._jointly(scores, category, margin):
             return []
         c = self.categories.index(category)
         clean = self.categories.index(CLEAN)

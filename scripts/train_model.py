@@ -97,6 +97,14 @@ THRESHOLD = 0.65
 # half of …黙って聞いてください) read misleading 0.58; on the hold-out 0.6 finds 0.909 of the unfitted
 # transcripts at 0.88 per 18 (0.915 at 0.96 at 0.5), true text 0.945 at 0.55.
 THRESHOLDS = {"discrimination": 0.5, "abusive": 0.5, "misleading": 0.6, "pii": 0.6}
+# Abusive and discrimination read together (learned.train's `joint`): a line the model splits between
+# them (an insult that is also a slur, 神経質すぎるんじゃないですか？普通の人は…) is each of the two where
+# both together reach 0.5 and it has 0.15. On the grouped hold-out's records (the shipped trainer, lines
+# of the sets no rule was fitted to): unfitted transcripts 0.909 -> 0.919 at 0.88 per 18 either way (abusive
+# 0.903 -> 0.926, discrimination 0.918 -> 0.935), true text 0.945 -> 0.951 at 0.55 -> 0.59, agent talk
+# 15 of 700 either way, customer lines 51 -> 52 of 100. Argmax only (one alert, the likelier of the two,
+# where both together reach 0.5): 0.911 at 0.92.
+JOINT = {"categories": ["abusive", "discrimination"], "threshold": 0.5, "least": 0.15}
 # A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
 # stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
 # e and f's 400 alerted; weight 3 at 0.4 / 0.3 / 0.5 / 0.55, 0.915 / 0.857 at 0.73 / 1.45 and 14.
@@ -185,6 +193,7 @@ def fit(
         [c for _, c in lines],
         threshold=THRESHOLD if threshold is None else threshold,
         thresholds=THRESHOLDS if threshold is None else None,
+        joint=JOINT if threshold is None else None,
         vectors=vectors.load() if word_vectors else None,
         overrule=OVERRULE if overrule else None,
         clean_weight=CLEAN_WEIGHT,

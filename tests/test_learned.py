@@ -37,6 +37,16 @@ TOY_RULE = """
 """
 
 
+def trainer():
+    """scripts/train_model.py as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_model", ROOT / "scripts" / "train_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def toy_model(analyzer, path) -> dict:
     """A toy model that calls every line with 日本一 misleading (threshold 0.5), written to `path`."""
     lines = [
@@ -542,15 +552,11 @@ def test_a_fragment_is_no_evidence(shipped):
 def test_the_hold_out_through_the_monitor_counts_what_the_monitor_alerts(shipped, written):
     # scripts/train_model.py --monitor: a held-out line counts as found (or a clean line as
     # alerted) when a CallMonitor with every pack alerts on it as one segment.
-    import importlib.util
-
     from monitor.events import Segment
     from monitor.learned import Classifier
     from monitor.pipeline import CallMonitor, MonitorOptions
 
-    spec = importlib.util.spec_from_file_location("train_model", ROOT / "scripts" / "train_model.py")
-    train_model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_model)
+    train_model = trainer()
     model = Classifier.load(MODEL)
     items = [
         {"text": "この商品は元本保証ですので、絶対に損はいたしません", "category": "misleading"},
@@ -566,3 +572,31 @@ def test_the_hold_out_through_the_monitor_counts_what_the_monitor_alerts(shipped
     assert train_model._count(written, model, items, "text", monitor=written) == [1, 1, 1, 2, 1, 1]
     alerted = CallMonitor(shipped, "c", options=MonitorOptions(required=False)).segment(Segment(items[0]["text"], 0, 0))
     assert "misleading" in {e["category"] for e in alerted if e["type"] == "alert"}
+
+
+def test_abusive_and_discrimination_are_read_together_where_the_model_splits_a_line(analyzer):
+    lines = [
+        ("お前は本当にバカだな", "abusive"),
+        ("ふざけるなこのバカ野郎", "abusive"),
+        ("バカじゃないの本当に", "abusive"),
+        ("外国人の方はお断りしております", "discrimination"),
+        ("外国人のお客様には貸せません", "discrimination"),
+        ("外国人だからお断りです", "discrimination"),
+        ("本日はお電話ありがとうございます", None),
+        ("ご住所の変更を承りました", None),
+    ]
+    model = train([analyzer.analyze(t) for t, _ in lines], [c for _, c in lines], min_count=1, threshold=0.5)
+    both = analyzer.analyze("外国人はバカだからお断りです")
+    scores = Classifier(model).scores(both)
+    a, d = scores["abusive"], scores["discrimination"]
+    # each alone under its threshold, the two together over the pair's
+    model["thresholds"] = {"abusive": a + 0.01, "discrimination": d + 0.01}
+    assert Classifier(model).found(both) == set()
+    model["joint"] = {"categories": ["abusive", "discrimination"], "threshold": a + d - 0.01, "least": min(a, d) - 0.01}
+    assert Classifier(model).found(both) == {"abusive", "discrimination"}
+    # the less likely one needs its `least`; the pair's threshold is a sum, not a licence
+    model["joint"]["least"] = min(a, d) + 0.01
+    assert Classifier(model).found(both) == ({"abusive"} if a > d else {"discrimination"})
+    model["joint"] = {"categories": ["abusive", "discrimination"], "threshold": a + d + 0.01, "least": 0.0}
+    assert Classifier(model).found(both) == set()
+    assert Classifier(model).found(analyzer.analyze("ご住所の変更を承りました、ありがとうございます")) == set()
