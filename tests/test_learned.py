@@ -600,3 +600,7 @@ def test_abusive_and_discrimination_are_read_together_where_the_model_splits_a_l
     model["joint"] = {"categories": ["abusive", "discrimination"], "threshold": a + d + 0.01, "least": 0.0}
     assert Classifier(model).found(both) == set()
     assert Classifier(model).found(analyzer.analyze("ご住所の変更を承りました、ありがとうございます")) == set()
+
+
+def test_the_shipped_model_reads_abusive_and_discrimination_together():
+    assert read_model(MODEL)["joint"] == trainer().JOINT

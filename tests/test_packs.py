@@ -191,6 +191,18 @@ HELD_OUT = {
     "dev_sentences_zzt.yaml": (0.45, 3),  # 0.48; 3
     "dev_sentences_zzu.yaml": (0.49, 1),  # 0.52; 1
     "dev_sentences_zzv.yaml": (0.49, 1),  # 0.52; 3 -> 1
+    # ZZW-ZZZB (a credit-card lost-card and fraud desk, a condominium-management residents' line, medical
+    # and cancer insurance claims, a staffing agency's recruiters, a municipal childcare desk, a regional
+    # bank's investment sales to the elderly), written 2026-12-03 afternoon and measured first (rules
+    # alone 0.421, rules + model 0.919 with 4 of 168 clean alerted; transcripts 0.886 with 6 of 168).
+    # Then their pii misses (asking religion or a criminal record, a card number in full, a neighbour's
+    # record or welfare) and the misleading refusals 'by law' shaped general patterns.
+    "dev_sentences_zzw.yaml": (0.40, 2),  # recall 0.38 when written, 0.43 now; 2 false
+    "dev_sentences_zzx.yaml": (0.46, 1),  # 0.42, 0.49; 1
+    "dev_sentences_zzy.yaml": (0.49, 0),  # 0.48, 0.52; 0
+    "dev_sentences_zzz.yaml": (0.39, 1),  # 0.35, 0.41; 1
+    "dev_sentences_zzza.yaml": (0.37, 1),  # 0.35, 0.40; 1
+    "dev_sentences_zzzb.yaml": (0.55, 0),  # 0.55, 0.59; 0
 }
 
 
@@ -246,6 +258,12 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzt.yaml": (0.35, 2),  # 0.38
     "dev_sentences_zzu.yaml": (0.35, 1),  # 0.38
     "dev_sentences_zzv.yaml": (0.36, 1),  # 0.39; 2 -> 1 false
+    "dev_sentences_zzw.yaml": (0.30, 2),  # 0.27 when made, 0.33 now (前科 heard as 全家 among them)
+    "dev_sentences_zzx.yaml": (0.29, 1),  # 0.28, 0.32
+    "dev_sentences_zzy.yaml": (0.29, 1),  # 0.29, 0.32
+    "dev_sentences_zzz.yaml": (0.29, 1),  # 0.27, 0.32
+    "dev_sentences_zzza.yaml": (0.30, 1),  # 0.28, 0.33
+    "dev_sentences_zzzb.yaml": (0.40, 1),  # 0.42, 0.43
 }
 
 
