@@ -378,9 +378,8 @@ class Classifier:
         if category not in self.categories or len(doc.words) < MIN_WORDS:
             return []
         feats, rows, scores = self._read(doc)
-        if scores.get(category, 0.0) < self.thresholds[category] + margin and not self._jointly(
-            scores, category, margin
-        ):
+        likely = scores.get(category, 0.0) >= self.thresholds[category] + margin
+        if not likely and not self._jointly(scores, category, margin):
             return []
         c = self.categories.index(category)
         clean = self.categories.index(CLEAN)
