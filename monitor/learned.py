@@ -363,8 +363,8 @@ class Classifier:
     def _jointly(self, scores: dict[str, float], category: str, margin: float) -> bool:
         """Whether `category` is found as one of the model's `joint` pair: the two together likely
         enough (their threshold + `margin`) and this one at least their `least`. The model splits
-        its belief between abusive and discrimination on a line that is some of each (「外人は
-        これだからバカなんだよ」: 0.45 / 0.40), and each alone stays under its threshold."""
+        its belief between abusive and discrimination on a line that is some of each, or that
+        writers label either way, and each alone can stay under its threshold (0.45 / 0.40)."""
         joint = self.joint
         if not joint or category not in joint["categories"]:
             return False

@@ -100,10 +100,12 @@ THRESHOLDS = {"discrimination": 0.5, "abusive": 0.5, "misleading": 0.6, "pii": 0
 # Abusive and discrimination read together (learned.train's `joint`): a line the model splits between
 # them (an insult that is also a slur, 神経質すぎるんじゃないですか？普通の人は…) is each of the two where
 # both together reach 0.5 and it has 0.15. On the grouped hold-out's records (the shipped trainer, lines
-# of the sets no rule was fitted to): unfitted transcripts 0.909 -> 0.919 at 0.88 per 18 either way (abusive
-# 0.903 -> 0.926, discrimination 0.918 -> 0.935), true text 0.945 -> 0.951 at 0.55 -> 0.59, agent talk
-# 15 of 700 either way, customer lines 51 -> 52 of 100. Argmax only (one alert, the likelier of the two,
-# where both together reach 0.5): 0.911 at 0.92.
+# of the sets no rule was fitted to): unfitted transcripts 0.909 -> 0.921 at 0.88 -> 0.92 per 18 (abusive
+# 0.903 -> 0.926, discrimination 0.918 -> 0.943), true text 0.945 -> 0.952 at 0.55 -> 0.59, agent talk
+# 15 of 700 either way, customer lines 51 -> 53 of 100; the cost: 110 alerts of the other category of
+# the two on 6,068 violation lines (a line read abusive 0.83 also alerts discrimination at 0.17; at 0.25,
+# 53 such alerts and 0.918). Both only where each has 0.15: 0.919 at 0.88; only the likelier of the two
+# where both together reach 0.5: 0.911 at 0.92.
 JOINT = {"categories": ["abusive", "discrimination"], "threshold": 0.5, "least": 0.15}
 # A clean line's weight in the loss beside a violation's 1 (same hold-out, c and d not in training):
 # stable with weight 1, at 0.55 / 0.45 / 0.65 / 0.7, 0.916 / 0.855 at 0.82 / 1.69 per 18 and 16 of near-miss
