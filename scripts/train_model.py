@@ -98,7 +98,7 @@ THRESHOLD = 0.65
 # transcripts at 0.88 per 18 (0.915 at 0.96 at 0.5), true text 0.945 at 0.55.
 THRESHOLDS = {"discrimination": 0.5, "abusive": 0.5, "misleading": 0.6, "pii": 0.6}
 # Abusive and discrimination read together (learned.train's `joint`): a line the model splits between
-# them (an insult that is also a slur, 神経質すぎるんじゃないですか？普通の人は…) is each of the two where
+# them (an insult that is also a slur, or a line writers label either way) is each of the two where
 # both together reach 0.5 and it has 0.15. On the grouped hold-out's records (the shipped trainer, lines
 # of the sets no rule was fitted to): unfitted transcripts 0.909 -> 0.921 at 0.88 -> 0.92 per 18 (abusive
 # 0.903 -> 0.926, discrimination 0.918 -> 0.943), true text 0.945 -> 0.952 at 0.55 -> 0.59, agent talk
