@@ -94,6 +94,15 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるとか、元本割れしないとか、そういったお話は一切ございません", False),
         ("必ず値上がりするですとか、そういうものはございません", False),
         ("絶対儲かるとか、そういうのもついてますから安心です", True),  # listed, not denied
+        # what someone said, reported back in an apology
+        ("絶対儲かる、とのお言葉、ごもっともです", False),
+        ("必ず儲かるというご指摘、重く受け止めております", False),
+        ("絶対儲かると担当が申したとのこと、大変失礼いたしました", False),
+        ("絶対に儲かる、と前の担当に言われたとのことですね", False),
+        ("絶対儲かると申し上げたつもりはございません", False),
+        ("絶対儲かる、というご説明はできかねます", False),
+        ("絶対儲かると申し上げました", True),  # said, not reported
+        ("絶対儲かりますよ、とのことでしたので、ぜひ", True),  # とのこと alone is not a report of being told
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
