@@ -38,6 +38,8 @@ SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 CATEGORIES = ("discrimination", "abusive", "misleading", "pii", "required_phrase")
 _ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*\Z")
+_PATTERN_NAME = re.compile(r"[a-z][a-z0-9_\-]*\Z")
+_PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 _MAX_GAP = 10
 
 
@@ -823,6 +825,7 @@ class _PackCompiler:
         self.analyzer = analyzer
         self.verify = verify
         self.problems: list[Problem] = []
+        self.named: dict[str, str] = {}
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, message))
@@ -835,10 +838,13 @@ class _PackCompiler:
             self.problem(_line(data), "a pack is a mapping with 'pack' and 'rules'")
             raise PackError(self.problems)
         for key in data:
-            if key not in ("pack", "defaults", "rules"):
-                self.problem(_line(data, key), f"unknown top-level field '{key}' (expected pack, defaults, rules)")
+            if key not in ("pack", "defaults", "patterns", "rules"):
+                self.problem(
+                    _line(data, key), f"unknown top-level field '{key}' (expected pack, defaults, patterns, rules)"
+                )
         meta = self._meta(data)
         defaults = self._defaults(data)
+        self.named = self._named(data)
         rules_data = data.get("rules")
         rules: list[Rule] = []
         if not isinstance(rules_data, list) or not rules_data:
@@ -908,6 +914,44 @@ class _PackCompiler:
             return {}
         self._check_fields(d, {k: _RULE_FIELDS[k] for k in _DEFAULT_FIELDS}, "defaults")
         return d
+
+    def _named(self, data: dict) -> dict[str, str]:
+        """The pack's named sub-patterns (`patterns: {name: regex}`), which its regexes write as {{name}}."""
+        d = data.get("patterns")
+        if d is None:
+            return {}
+        if not isinstance(d, dict):
+            self.problem(_line(data, "patterns"), "'patterns' must be a mapping of names to regexes")
+            return {}
+        named: dict[str, str] = {}
+        for name, text in d.items():
+            line = _line(d, name)
+            if not isinstance(name, str) or not _PATTERN_NAME.match(name):
+                self.problem(line, f"patterns: name '{name}' must be lower case letters, digits, '_' or '-'")
+            elif not isinstance(text, str):
+                self.problem(line, f"patterns: '{name}' must be a regex (text), not {_describe(text)}")
+            elif _PLACEHOLDER.search(text):
+                self.problem(line, f"patterns: '{name}' may not use another pattern")
+            else:
+                try:
+                    re.compile(text)
+                except re.error as e:
+                    self.problem(line, f"patterns: '{name}' does not compile: {e}")
+                    continue
+                named[name] = text
+        return named
+
+    def _expand(self, source: str) -> str:
+        """A regex with its {{name}} placeholders replaced by the pack's named patterns, as groups."""
+
+        def one(m: re.Match) -> str:
+            name = m.group(1)
+            if name not in self.named:
+                known = ", ".join(self.named) or "none"
+                raise _PatternSyntaxError(f"unknown pattern '{{{{{name}}}}}' (the pack's patterns: {known})")
+            return f"(?:{self.named[name]})"
+
+        return _PLACEHOLDER.sub(one, source)
 
     def _rule(self, rd: dict, line: int, defaults: dict, pack_id: str) -> Rule | None:
         before = len(self.problems)
@@ -1086,9 +1130,9 @@ class _PackCompiler:
                                 or not isinstance(v.get("boundary", True), bool)
                             ):
                                 raise _PatternSyntaxError("a regex is text or {pattern: text, boundary: true|false}")
-                            regexes.append(RegexPattern(v["pattern"], v.get("boundary", True)))
+                            regexes.append(RegexPattern(self._expand(v["pattern"]), v.get("boundary", True)))
                         elif isinstance(v, str):
-                            regexes.append(RegexPattern(v))
+                            regexes.append(RegexPattern(self._expand(v)))
                         else:
                             raise _PatternSyntaxError(f"a regex must be text, not {_describe(v)}")
                 except _PatternSyntaxError as e:

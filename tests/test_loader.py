@@ -79,7 +79,7 @@ def test_too_few_examples_and_missing_patterns(write_pack, analyzer):
 def test_missing_pack_metadata_and_unknown_top_level(write_pack, analyzer):
     path = write_pack("", raw="pack:\n  id: p\nrule: []\n")
     msgs = problems_of(path, analyzer)
-    assert f"{path}:3: unknown top-level field 'rule' (expected pack, defaults, rules)" in msgs
+    assert f"{path}:3: unknown top-level field 'rule' (expected pack, defaults, patterns, rules)" in msgs
     assert any("missing field 'name'" in m for m in msgs)
     assert any("'rules' must be a non-empty list" in m for m in msgs)
 
@@ -92,6 +92,41 @@ def test_defaults_fill_rule_fields(write_pack, analyzer):
     path = write_pack("", name="d.yaml", raw=raw + "".join("  " + line + "\n" for line in body.splitlines()))
     [rule] = load_pack(path, analyzer).rules
     assert (rule.category, rule.severity) == ("abusive", "info")
+
+
+def pack_with_patterns(write_pack, patterns: str, **fields) -> os.PathLike:
+    raw = PACK_HEAD.format(pack_id="n").replace("rules:\n", "patterns:\n" + patterns + "rules:\n")
+    body = rule_yaml(**fields)
+    return write_pack("", name="n.yaml", raw=raw + "".join("  " + line + "\n" for line in body.splitlines()))
+
+
+def test_a_named_pattern_is_written_once_and_used_by_the_regexes(write_pack, analyzer):
+    path = pack_with_patterns(
+        write_pack,
+        "  insult: 'ばか|バカ|馬鹿'\n",
+        tokens=None,
+        regex="['(?:あなた|お前){{insult}}', '{{insult}}(?:ですね|だ)']",
+        examples_match=("お前バカ", "ばかですね"),
+        examples_no=("バカンスです", "そればかり"),
+    )
+    [rule] = load_pack(path, analyzer).rules
+    assert [p.source for p in rule.regexes] == ["(?:あなた|お前)(?:ばか|バカ|馬鹿)", "(?:ばか|バカ|馬鹿)(?:ですね|だ)"]
+
+
+@pytest.mark.parametrize(
+    "patterns,regex,needle",
+    [
+        ("  insult: 'バカ'\n", "'{{insullt}}だ'", "unknown pattern '{{insullt}}' (the pack's patterns: insult)"),
+        ("  Insult: 'バカ'\n", "'バカだ'", "name 'Insult' must be lower case"),
+        ("  insult: '(バカ'\n", "'バカだ'", "'insult' does not compile"),
+        ("  insult: '{{other}}'\n", "'バカだ'", "'insult' may not use another pattern"),
+        ("  insult: [バカ]\n", "'バカだ'", "'insult' must be a regex (text)"),
+    ],
+)
+def test_named_pattern_mistakes_are_named(write_pack, analyzer, patterns, regex, needle):
+    path = pack_with_patterns(write_pack, patterns, tokens=None, regex=regex)
+    msgs = problems_of(path, analyzer)
+    assert any(needle in m for m in msgs), msgs
 
 
 def test_broken_pack_is_refused_and_the_others_keep_working(write_pack, analyzer, tmp_path):
