@@ -211,7 +211,7 @@ HELD_OUT = {
     # eviction threats, third parties' arrests and religion) and the reported-speech mentions
     # (…とのお言葉, …と言われたとのこと), which took 12 clean lines of other sets' alerts away.
     "dev_sentences_zzzc.yaml": (0.48, 0),  # 0.48 when written, 0.51 now; 1 -> 0 false
-    "dev_sentences_zzzd.yaml": (0.49, 1),  # 0.52, 0.52; 1
+    "dev_sentences_zzzd.yaml": (0.49, 0),  # 0.52, 0.52; 1 -> 0 (cooling-off for FX)
     "dev_sentences_zzze.yaml": (0.45, 0),  # 0.44, 0.49; 0
     "dev_sentences_zzzf.yaml": (0.41, 1),  # 0.38, 0.44; 3 -> 1
     "dev_sentences_zzzg.yaml": (0.44, 0),  # 0.46, 0.48; 2 -> 0
@@ -278,7 +278,7 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzza.yaml": (0.30, 1),  # 0.28, 0.33
     "dev_sentences_zzzb.yaml": (0.40, 1),  # 0.42, 0.43
     "dev_sentences_zzzc.yaml": (0.35, 0),  # 0.34 when made, 0.38 now
-    "dev_sentences_zzzd.yaml": (0.36, 1),  # 0.39, 0.39; 3 -> 1 false
+    "dev_sentences_zzzd.yaml": (0.36, 0),  # 0.39, 0.39; 3 -> 0 false
     "dev_sentences_zzze.yaml": (0.33, 0),  # 0.33, 0.37
     "dev_sentences_zzzf.yaml": (0.27, 1),  # 0.29, 0.30; 3 -> 1
     "dev_sentences_zzzg.yaml": (0.32, 1),  # 0.34, 0.35
