@@ -84,26 +84,26 @@ def test_missing_pack_metadata_and_unknown_top_level(write_pack, analyzer):
     assert any("'rules' must be a non-empty list" in m for m in msgs)
 
 
+def pack_with_section(write_pack, name: str, section: str, **fields) -> os.PathLike:
+    """A pack of one rule (`rule_yaml(**fields)`) with a top-level section before its rules."""
+    raw = PACK_HEAD.format(pack_id=name).replace("rules:\n", section + "rules:\n")
+    body = rule_yaml(**fields)
+    return write_pack("", name=f"{name}.yaml", raw=raw + "".join("  " + line + "\n" for line in body.splitlines()))
+
+
 def test_defaults_fill_rule_fields(write_pack, analyzer):
-    raw = PACK_HEAD.format(pack_id="d").replace(
-        "rules:\n", "defaults:\n  category: abusive\n  severity: info\nrules:\n"
+    path = pack_with_section(
+        write_pack, "d", "defaults:\n  category: abusive\n  severity: info\n", category=None, severity=None
     )
-    body = rule_yaml(category=None, severity=None)
-    path = write_pack("", name="d.yaml", raw=raw + "".join("  " + line + "\n" for line in body.splitlines()))
     [rule] = load_pack(path, analyzer).rules
     assert (rule.category, rule.severity) == ("abusive", "info")
 
 
-def pack_with_patterns(write_pack, patterns: str, **fields) -> os.PathLike:
-    raw = PACK_HEAD.format(pack_id="n").replace("rules:\n", "patterns:\n" + patterns + "rules:\n")
-    body = rule_yaml(**fields)
-    return write_pack("", name="n.yaml", raw=raw + "".join("  " + line + "\n" for line in body.splitlines()))
-
-
 def test_a_named_pattern_is_written_once_and_used_by_the_regexes(write_pack, analyzer):
-    path = pack_with_patterns(
+    path = pack_with_section(
         write_pack,
-        "  insult: 'ばか|バカ|馬鹿'\n",
+        "n",
+        "patterns:\n  insult: 'ばか|バカ|馬鹿'\n",
         tokens=None,
         regex="['(?:あなた|お前){{insult}}', '{{insult}}(?:ですね|だ)']",
         examples_match=("お前バカ", "ばかですね"),
@@ -124,7 +124,7 @@ def test_a_named_pattern_is_written_once_and_used_by_the_regexes(write_pack, ana
     ],
 )
 def test_named_pattern_mistakes_are_named(write_pack, analyzer, patterns, regex, needle):
-    path = pack_with_patterns(write_pack, patterns, tokens=None, regex=regex)
+    path = pack_with_section(write_pack, "n", "patterns:\n" + patterns, tokens=None, regex=regex)
     msgs = problems_of(path, analyzer)
     assert any(needle in m for m in msgs), msgs
 
