@@ -103,6 +103,10 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かる、というご説明はできかねます", False),
         ("絶対儲かると申し上げました", True),  # said, not reported
         ("絶対儲かりますよ、とのことでしたので、ぜひ", True),  # とのこと alone is not a report of being told
+        # what someone said to the customer, taken up by the agent
+        ("絶対儲かるって言われたんですね、それは心配ですよね", False),
+        ("絶対儲かる、と言われたんですか", False),
+        ("絶対儲かると言われました", True),  # the agent's own report, not the customer's
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
