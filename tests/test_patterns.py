@@ -106,6 +106,8 @@ def test_token_gap_is_bounded(profit):
         # what someone said to the customer, taken up by the agent
         ("絶対儲かるって言われたんですね、それは心配ですよね", False),
         ("絶対儲かる、と言われたんですか", False),
+        ("絶対儲かる、とのことですが、決してそのようなお約束はしておりません", False),
+        ("先ほど絶対儲かると言う言葉がありましたので", False),
         ("絶対儲かると言われました", True),  # the agent's own report, not the customer's
     ],
 )
