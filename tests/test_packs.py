@@ -216,6 +216,19 @@ HELD_OUT = {
     "dev_sentences_zzzf.yaml": (0.41, 1),  # 0.38, 0.44; 3 -> 1
     "dev_sentences_zzzg.yaml": (0.44, 0),  # 0.46, 0.48; 2 -> 0
     "dev_sentences_zzzh.yaml": (0.48, 0),  # 0.44, 0.51; 1 -> 0
+    # Six more (side-business and investment schools, a placement desk for foreign technical interns,
+    # hearing aids and care goods by mail, taxi and care-taxi dispatch, home security, bank home loans),
+    # written 2026-12-03 afternoon and measured first (rules alone 0.451, rules + model 0.959 with 5 of
+    # 168 clean alerted; transcripts 0.925 with 5 of 168). Their misses then shaped general patterns (a
+    # security code asked with お願い, arrest history asked, a third party's abortion, a wife asked for her
+    # husband's consent, denied social insurance) and their clean lines' alerts three fixes (守秘, low
+    # stock with 'no hurry', a contractor denied) and mentions (殺すぞって言われたんですね).
+    "dev_sentences_zzzi.yaml": (0.44, 0),  # 0.46 when written, 0.48 now; 0
+    "dev_sentences_zzzj.yaml": (0.43, 0),  # 0.43, 0.46; 2 -> 0
+    "dev_sentences_zzzk.yaml": (0.45, 0),  # 0.46, 0.49; 1 -> 0
+    "dev_sentences_zzzl.yaml": (0.43, 0),  # 0.45, 0.46; 1 -> 0
+    "dev_sentences_zzzm.yaml": (0.44, 0),  # 0.48, 0.48; 0
+    "dev_sentences_zzzn.yaml": (0.44, 0),  # 0.43, 0.48; 0
 }
 
 
@@ -283,6 +296,12 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzzf.yaml": (0.27, 1),  # 0.29, 0.30; 3 -> 1
     "dev_sentences_zzzg.yaml": (0.32, 1),  # 0.34, 0.35
     "dev_sentences_zzzh.yaml": (0.32, 1),  # 0.32, 0.35; 2 -> 1
+    "dev_sentences_zzzi.yaml": (0.33, 1),  # 0.35 when made, 0.37 now; 2 -> 1 (殺すぞ as コロス、どと言う言葉)
+    "dev_sentences_zzzj.yaml": (0.34, 0),  # 0.35, 0.38; 3 -> 0
+    "dev_sentences_zzzk.yaml": (0.31, 0),  # 0.32, 0.34
+    "dev_sentences_zzzl.yaml": (0.26, 1),  # 0.29, 0.29; 1 (殺す気かと as 殺す効かと)
+    "dev_sentences_zzzm.yaml": (0.31, 0),  # 0.34, 0.34
+    "dev_sentences_zzzn.yaml": (0.32, 0),  # 0.33, 0.35
 }
 
 
