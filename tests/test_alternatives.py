@@ -112,7 +112,6 @@ def test_a_pause_between_segments_is_a_clause_boundary(shipped):
     assert alerts(CallMonitor(shipped, "c"), segment("絶対に", 0, 1), segment("儲かります", 1.1, 2))
 
 
-
 def test_a_rule_another_hypothesis_reads_silences_the_model_in_its_utterance_only(shipped):
     # Whisper runs utterances said a second apart into one segment. Another hypothesis reads a rule
     # in the first (はか -> バカ); the model's guess in the second still alerts.
@@ -122,6 +121,7 @@ def test_a_rule_another_hypothesis_reads_silences_the_model_in_its_utterance_onl
     found = [(a["rule_id"], a["audio_start"]) for a in alerts(CallMonitor(shipped, "c"), seg)]
     assert ("abusive.insult.baka", 0.0) in found, found
     assert [at for rule, at in found if rule == "learned.abusive"] == [3.2], found
+
 
 @pytest.mark.model
 def test_a_real_decode_carries_the_other_hypotheses(model):
