@@ -549,6 +549,23 @@ def test_a_fragment_is_no_evidence(shipped):
     assert shipped.match("この通話は") == []
 
 
+def test_a_few_words_that_stop_on_a_particle_are_no_evidence(shipped):
+    # The stream committed 暗証番号やパスワードは。 before お伺いすることは一切ございません, and
+    # 耳の不自由な方には、 before 光と振動でお知らせする機器もございます: the start of a sentence.
+    from monitor.learned import _unfinished
+
+    for fragment in ("安勝番号やパスワードは。", "耳の不自由な方には、", "過去の通話記録を"):  # (Whisper: 安勝番号)
+        assert _unfinished(shipped.analyze(fragment)), fragment
+        assert [h for h in shipped.match(fragment) if h.rule_id.startswith("learned.")] == [], fragment
+    # A whole insult ends on が; a long line on a particle is no fragment; a sentence ends otherwise.
+    for whole in (
+        "このボケが。",
+        "そんな頭で、よく保険の契約なんてしようと思いましたね、ご家族にも。",
+        "耳の不自由な方はお断りです",
+    ):
+        assert not _unfinished(shipped.analyze(whole)), whole
+
+
 def test_the_hold_out_through_the_monitor_counts_what_the_monitor_alerts(shipped, written):
     # scripts/train_model.py --monitor: a held-out line counts as found (or a clean line as
     # alerted) when a CallMonitor with every pack alerts on it as one segment.
