@@ -46,7 +46,7 @@ MIN_WORDS = 5
 # of 暗証番号やパスワードは。 (then お伺いすることは一切ございません) read pii, 耳の不自由な方には、 read
 # discrimination, 安証番号や、パスワードを通社から。 read pii. Nor is it evidence, in pieces of fewer than
 # FRAGMENT_WORDS words. (が is left out: このボケが。 is a whole insult.) On the replay of ZZZI-ZZZN's calls
-# (packs and model of a93285e) clean utterances alerted 13 -> 10 of 168, violations found 438 of 492 either
+# (packs and model of a93285e) clean utterances alerted 13 -> 9 of 168, violations found 438 of 492 either
 # way; of the 11,000 dev lines and their transcripts one ends so (馬鹿なの？ねえ、本当に。, a rule's).
 FRAGMENT_WORDS = 10
 _FRAGMENT_ENDS = frozenset({"は", "も", "を", "に", "で", "と", "へ", "から"})
