@@ -131,19 +131,15 @@ class CallMonitor:
         # alone found 5 more misleading and pii utterances than the monitor with the other hypotheses.)
         learned = self.ruleset.model_rule_ids
 
-        def read_with(h: Hit) -> tuple[int, int]:
-            return min(
+        def gives_way(h: Hit) -> bool:
+            a, b = min(
                 ((a, b) for a, b, _ in readings if a <= h.start and h.end <= b),
                 key=lambda r: r[1] - r[0],
                 default=whole,
             )
+            return any(o.category == h.category and a <= at < b for o, at, *_ in other)
 
-        found = [
-            (h, h.start, h.end, None)
-            for h in hits
-            if h.rule_id not in learned
-            or not any(o.category == h.category and read_with(h)[0] <= at < read_with(h)[1] for o, at, *_ in other)
-        ]
+        found = [(h, h.start, h.end, None) for h in hits if not (other and h.rule_id in learned and gives_way(h))]
         found += other
         for h, at, until, heard_as in found:
             # One slip, however the sentence grows after it; a learned model's evidence words move
