@@ -356,8 +356,14 @@ class TranscribeOptions:
     pause_beam_size: int = 5  # beam for the decode that commits an utterance at its pause
     batch_size: int = 8  # windows decoded together when going as fast as possible
     chunk_length: int = 20  # the longest utterance decoded in one window when going as fast as possible
-    utterance_gap: float = 1.2  # a pause this long ends an utterance (fast replay; shorter pauses
-    # split sentences, and Whisper reads the halves worse: dev recall 0.81 at 0.5 s, 0.83 at 1.2 s, beam 5)
+    # fast replay: VAD spans this far apart are separate utterances, each decoded in a window of its
+    # own. Silero pads each span with 0.4 s, so 0.15 s between spans is about 0.95 s of silence
+    # (shorter pauses, inside a sentence, leave the padded spans touching). At 1.2 s (2.0 s of
+    # silence) a window held two or three sentences said a second apart, and Whisper base ran them
+    # together without punctuation or dropped one's first words: on ZZZI-ZZZN's calls (bench_replay's,
+    # utterances 1.0 s apart; packs and model of f285d39) 0.941 of the violations found with 1 of 168
+    # clean utterances alerted at 1.2 s, 0.974 with 0 at 0.15 s.
+    utterance_gap: float = 0.15
     vad_threshold: float = 0.5  # Silero speech probability
     min_silence: float = 0.5  # seconds of silence that end an utterance
     sentence_gap: float = 0.8  # a pause between words this long starts a new segment
