@@ -229,6 +229,19 @@ HELD_OUT = {
     "dev_sentences_zzzl.yaml": (0.43, 0),  # 0.45, 0.46; 1 -> 0
     "dev_sentences_zzzm.yaml": (0.44, 0),  # 0.48, 0.48; 0
     "dev_sentences_zzzn.yaml": (0.44, 0),  # 0.43, 0.48; 0
+    # ZZZO-ZZZT (gravestones and grave relocation, fire-extinguisher inspection sales, housekeeping and
+    # cleaning bookings, charity telefundraising, health checkups, subsidy-application consulting),
+    # written 2026-12-03 evening and measured first (rules alone 0.472, rules + model 0.929 with 4 of 168
+    # clean alerted; transcripts 0.909 with 6; as calls 0.910 with 5 of 140, ZZZP-ZZZT). Their misses
+    # then shaped general patterns (costs put off until after signing, 形だけ, denied cooling-off as a
+    # thing, a minor's contract without consent, spiritual fear, a secret number 'noted down', doubting a
+    # group's understanding, surcharges by group, ばっかじゃないの, 鏡見たことあります).
+    "dev_sentences_zzzo.yaml": (0.48, 0),  # 0.50 when written, 0.61 now; 0
+    "dev_sentences_zzzp.yaml": (0.55, 0),  # 0.57, 0.60; 1 -> 0
+    "dev_sentences_zzzq.yaml": (0.50, 0),  # 0.52, 0.55; 0
+    "dev_sentences_zzzr.yaml": (0.47, 0),  # 0.49, 0.56; 1 -> 0
+    "dev_sentences_zzzs.yaml": (0.35, 0),  # 0.37, 0.46; 0
+    "dev_sentences_zzzt.yaml": (0.37, 0),  # 0.39, 0.42; 0
 }
 
 
@@ -302,6 +315,12 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzzl.yaml": (0.26, 1),  # 0.29, 0.29; 1 (殺す気かと as 殺す効かと)
     "dev_sentences_zzzm.yaml": (0.31, 0),  # 0.34, 0.34
     "dev_sentences_zzzn.yaml": (0.32, 0),  # 0.33, 0.35
+    "dev_sentences_zzzo.yaml": (0.32, 1),  # 0.34 when made, 0.39 now; 1
+    "dev_sentences_zzzp.yaml": (0.43, 0),  # 0.45, 0.45; 2 -> 0 (ホモン販売 for 訪問販売)
+    "dev_sentences_zzzq.yaml": (0.37, 1),  # 0.39, 0.40; 2 -> 1 (必ず下がるとは as 必ず下がるトワー)
+    "dev_sentences_zzzr.yaml": (0.35, 0),  # 0.37, 0.43; 1 -> 0 (…とお感じになった)
+    "dev_sentences_zzzs.yaml": (0.30, 0),  # 0.32, 0.35
+    "dev_sentences_zzzt.yaml": (0.29, 0),  # 0.31, 0.32
 }
 
 
