@@ -407,7 +407,7 @@ class Classifier:
 
 def _unfinished(doc: Doc) -> bool:
     """Whether the line is a few words that stop on a particle (see FRAGMENT_WORDS)."""
-    words = [w for w in doc.words if not w.is_punct]
+    words = doc.words  # (without punctuation)
     if not words or len(words) >= FRAGMENT_WORDS:
         return False
     last = words[-1]

@@ -358,7 +358,7 @@ def _grammar_ends(doc: Doc) -> list[int]:
     after a sentence-final particle (…だよ, …ですね), an auxiliary's end form (…ます, …でした) or an
     imperative (しろ), when a new phrase (a noun, adverb, verb, …; not a particle) follows:
     いい加減にしろよ|こっちも暇じゃねえんだよ|お客様ちょっと口閉じててもらえます|今私が話してるんで…"""
-    words = [t for t in doc.tokens if not t.is_punct]
+    words = doc.words  # (tokens without punctuation)
     return [
         doc.ends[t.end - 1]
         for t, n in zip(words, words[1:], strict=False)
