@@ -234,24 +234,3 @@ def test_realtime_replay_emits_alerts_soon_after_the_words(tmp_path, model, ship
     said_end = line["end"] - start
     # Paced by the audio clock: emitted after the words were spoken, within a few seconds.
     assert said_end - 0.5 <= alerts[0]["emitted_at"] <= said_end + 6.0
-
-
-def test_utterances_a_second_apart_get_windows_of_their_own():
-    """Fast replay decodes each utterance in a window of its own: speech a second apart is two
-    utterances, a pause inside a sentence (0.7 s, which the VAD splits at) is not. (Silero pads its
-    spans with 0.4 s: a gap measured between padded spans once needed 2.0 s of silence to split, and
-    sentences said a second apart were decoded run together.)"""
-    from monitor.asr import SAMPLE_RATE, TranscribeOptions, _speech_spans, _utterances
-
-    opts = TranscribeOptions()
-    audio = decode_file(str(SAMPLES / "call-03-abusive.flac")).channel(0)
-    start, end = next((s, e) for s, e in _speech_spans(audio, opts) if e - s > 2.0)
-    speech = audio[int((start + 0.4) * SAMPLE_RATE) : int((end - 0.4) * SAMPLE_RATE)]
-
-    def utterances(pause: float) -> list[tuple[float, float]]:
-        silence = np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32)
-        joined = np.concatenate([silence, speech, silence, speech, silence])
-        return _utterances(_speech_spans(joined, opts), opts.utterance_gap, opts.chunk_length)
-
-    assert len(utterances(1.0)) == 2
-    assert len(utterances(0.7)) == 1

@@ -52,6 +52,27 @@ def test_encoder_windows_are_short_only_inside():
     assert fwt.pad_or_trim(features).shape == (80, 3000)
 
 
+def test_utterances_a_second_apart_get_windows_of_their_own():
+    """Fast replay decodes each utterance in a window of its own: speech a second apart is two
+    utterances, a pause inside a sentence (0.7 s, which the VAD splits at) is not. (Silero pads its
+    spans with 0.4 s: a gap measured between padded spans once needed 2.0 s of silence to split, and
+    sentences said a second apart were decoded run together.)"""
+    from monitor.asr import _speech_spans, _utterances
+
+    opts = TranscribeOptions()
+    audio = decode_file(str(SAMPLES / "call-03-abusive.flac")).channel(0)
+    start, end = next((s, e) for s, e in _speech_spans(audio, opts) if e - s > 2.0)
+    speech = audio[int((start + 0.4) * SAMPLE_RATE) : int((end - 0.4) * SAMPLE_RATE)]
+
+    def utterances(pause: float) -> list[tuple[float, float]]:
+        silence = np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32)
+        joined = np.concatenate([silence, speech, silence, speech, silence])
+        return _utterances(_speech_spans(joined, opts), opts.utterance_gap, opts.chunk_length)
+
+    assert len(utterances(1.0)) == 2
+    assert len(utterances(0.7)) == 1
+
+
 def test_an_utterance_is_committed_whole_soon_after_its_pause(model):
     lab = json.loads((SAMPLES / "call-02-misleading.labels.json").read_text(encoding="utf-8"))
     line = next(ln for ln in lab["lines"] if "misleading" in ln.get("expect", []))
