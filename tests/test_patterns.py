@@ -114,6 +114,10 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かるのかとお感じになったのは、私の説明不足でございます", False),
         ("絶対儲かるのかと、感じになったのは、私の説明不足です", False),
         ("絶対儲かるとお思いになって結構です", True),  # the agent's own claim: not past
+        # a claim it would be a lie to make
+        ("絶対儲かるなんて言うたら嘘になりますんで、よう言いませんわ", False),
+        ("絶対儲かるって言ったらウソになりますね", False),
+        ("絶対儲かるって言ったら、お客様も喜ばれます", True),  # no lie: said
     ],
 )
 def test_a_quoted_phrase_that_is_talked_about_is_a_mention(profit, text, hit):
