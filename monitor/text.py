@@ -400,13 +400,14 @@ _MENTION = re.compile(
     r"[「『][^「」『』]{1,60}[」』]\s*(?=という|といった|なんて|なんか|って|との|などと|など|と言|とか|のような|みたいな|とおっしゃ|と思|とお思|とお感じ|と感じ)"
 )
 # Speech has no brackets: what the customer said, reported in the honorific (ふざけるなとおっしゃった
-# お気持ちは / 黙ってても客が来る、っておっしゃってましたもんね). An agent never says おっしゃる of
-# their own words, so the clause before it is the customer's: back to the last 、 or 。 (Whisper
-# often writes 、 where a sentence ended: 寝ぼけてんですか、さっきご自分で…変えたっておっしゃった).
+# お気持ちは / 黙ってても客が来る、っておっしゃってましたもんね; Whisper writes おしゃる, オーシャル).
+# An agent never says おっしゃる of their own words, so the clause before it is the customer's: back to
+# the last 、 or 。 (Whisper often writes 、 where a sentence ended: 寝ぼけてんですか、さっきご自分で…
+# 変えたっておっしゃった).
 # The same for a wish of the customer's that the agent takes up: 知られたくないということでしたら /
 # もう電話してくるなとのことでしたら.
 _SAID_BY_CUSTOMER = re.compile(
-    r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:(?:と|って)[、,\s]*(?:おっしゃ|仰|おしゃ(?:る|った|って|い))|(?:という|との|って)(?:こと|事)(?:でしたら|であれば|なら|でございましたら)"
+    r"[^。？！?!、,]{1,40}?(?=[、,\s]*(?:(?:と|って)[、,\s]*(?:おっしゃ|仰|おしゃ(?:る|った|って|い)|オーシャ(?:ル|ッ))|(?:という|との|って)(?:こと|事)(?:でしたら|であれば|なら|でございましたら)"
     # What the customer or someone else said, reported back in an apology: バカにしてるのか、とのお言葉 /
     # ブッコロスぞというご発言 / うるさいと言われたとのこと / ブスは黙ってろと申したとのこと /
     # お客様のせいだと申し上げたつもりはなくて
@@ -458,6 +459,7 @@ _WARNED = re.compile(
 _SAID_CUES = (
     "おっしゃ",
     "おしゃ",
+    "オーシャ",
     "感じ",
     "思い",
     "思わ",

@@ -242,6 +242,19 @@ HELD_OUT = {
     "dev_sentences_zzzr.yaml": (0.47, 0),  # 0.49, 0.56; 1 -> 0
     "dev_sentences_zzzs.yaml": (0.35, 0),  # 0.37, 0.46; 0
     "dev_sentences_zzzt.yaml": (0.37, 0),  # 0.39, 0.42; 0
+    # ZZZU-ZZZZ (web-production and SEO/MEO ad telemarketing, fire-insurance claim assistance and roof
+    # repair, horse-racing tipsters and lottery prediction, an LP-gas and kerosene supplier, a
+    # pharmaceutical information line, online English and children's programming schools), written
+    # 2026-12-03 night and measured first (rules alone 0.514, rules + model 0.951 with 2 of 168 clean
+    # alerted; transcripts 0.923 with 3). Their misses then shaped general patterns (false affiliation,
+    # a public body's ご案内で, cancellation only in person, results promised: rank, cure, job, lottery,
+    # price; a third party's bankruptcy, religion joined asked, 'no need to ask your doctor').
+    "dev_sentences_zzzu.yaml": (0.46, 0),  # 0.48 when written, 0.54 now; 1 -> 0
+    "dev_sentences_zzzv.yaml": (0.55, 0),  # 0.57, 0.57; 0
+    "dev_sentences_zzzw.yaml": (0.54, 0),  # 0.56, 0.60; 1 -> 0
+    "dev_sentences_zzzx.yaml": (0.50, 0),  # 0.52, 0.56; 0
+    "dev_sentences_zzzy.yaml": (0.50, 1),  # 0.52, 0.61; 1 (うるさい、黙れとおっしゃりたくなる, the model's)
+    "dev_sentences_zzzz.yaml": (0.41, 0),  # 0.43, 0.46; 1 -> 0
 }
 
 
@@ -321,6 +334,12 @@ TRANSCRIPT_FLOORS = {
     "dev_sentences_zzzr.yaml": (0.35, 0),  # 0.37, 0.43; 1 -> 0 (…とお感じになった)
     "dev_sentences_zzzs.yaml": (0.30, 0),  # 0.32, 0.35
     "dev_sentences_zzzt.yaml": (0.29, 0),  # 0.31, 0.32
+    "dev_sentences_zzzu.yaml": (0.32, 0),  # 0.34 when made, 0.38 now
+    "dev_sentences_zzzv.yaml": (0.39, 0),  # 0.42, 0.43
+    "dev_sentences_zzzw.yaml": (0.42, 0),  # 0.44, 0.45; 1 -> 0
+    "dev_sentences_zzzx.yaml": (0.33, 0),  # 0.35, 0.37; 1 -> 0 (殺す機化とオーシャル)
+    "dev_sentences_zzzy.yaml": (0.39, 1),  # 0.42, 0.49; 1
+    "dev_sentences_zzzz.yaml": (0.31, 1),  # 0.33, 0.35; 1 (法律で条件が決まっている手数量)
 }
 
 

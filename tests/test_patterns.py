@@ -109,8 +109,9 @@ def test_token_gap_is_bounded(profit):
         ("絶対儲かる、とのことですが、決してそのようなお約束はしておりません", False),
         ("先ほど絶対儲かると言う言葉がありましたので", False),
         ("絶対儲かると言われました", True),  # the agent's own report, not the customer's
-        # what the customer said or how they took it (Whisper writes おっしゃる as おしゃる)
+        # what the customer said or how they took it (Whisper writes おっしゃる as おしゃる, オーシャル)
         ("絶対儲かるとおしゃるのもごもっともです", False),
+        ("絶対儲かるとオーシャルほどご心配をおかけして", False),
         ("絶対儲かるのかとお感じになったのは、私の説明不足でございます", False),
         ("絶対儲かるのかと、感じになったのは、私の説明不足です", False),
         ("絶対儲かるとお思いになって結構です", True),  # the agent's own claim: not past
